@@ -1,0 +1,98 @@
+//! Upstream connection pooling: reuse, and release when a target leaves the
+//! route table (the CHP#557 ephemeral-port leak).
+
+mod support;
+
+use hyper::StatusCode;
+use rafthub_proxy::{ProxyConfig, RouteTable};
+use serde_json::json;
+use support::backend::http_echo;
+use support::client::get;
+use support::{eventually, route, start_proxy, target, WAIT};
+
+#[tokio::test]
+async fn keep_alive_reuses_upstream_connections() {
+    let backend = http_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    for _ in 0..10 {
+        assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        backend.accepted_conns(),
+        1,
+        "sequential requests share one pooled connection"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_route_closes_its_pooled_connections() {
+    let backend = http_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
+    assert_eq!(backend.open_conns(), 1, "idle connection kept in the pool");
+    p.table.remove("/user/a/");
+    assert!(
+        eventually(WAIT, || backend.open_conns() == 0).await,
+        "pooled connection closed"
+    );
+}
+
+#[tokio::test]
+async fn shared_targets_stay_pooled_until_the_last_route_goes() {
+    let hub = http_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/", &target(hub.addr), json!({"hub": true})));
+    table.upsert(route(
+        "/services/x/",
+        &target(hub.addr),
+        json!({"service": "x"}),
+    ));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    assert_eq!(get(p.addr, "/services/x/a").await.status, StatusCode::OK);
+    p.table.remove("/services/x");
+    assert_eq!(get(p.addr, "/hub/home").await.status, StatusCode::OK);
+    assert_eq!(
+        hub.accepted_conns(),
+        1,
+        "hub connection survived the service route's removal"
+    );
+    p.table.remove("/");
+    assert!(eventually(WAIT, || hub.open_conns() == 0).await);
+}
+
+#[tokio::test]
+async fn retargeting_closes_the_old_targets_connections() {
+    let (old, new) = (http_echo().await, http_echo().await);
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(old.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
+    p.table
+        .upsert(route("/user/a/", &target(new.addr), json!({})));
+    assert!(eventually(WAIT, || old.open_conns() == 0).await);
+    assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
+    assert_eq!(new.accepted_conns(), 1);
+}
+
+#[tokio::test]
+async fn replace_all_keeps_unchanged_routes_pooled() {
+    let (a, b) = (http_echo().await, http_echo().await);
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(a.addr), json!({})));
+    table.upsert(route("/user/b/", &target(b.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    get(p.addr, "/user/a/").await;
+    get(p.addr, "/user/b/").await;
+    p.table
+        .replace_all([route("/user/a/", &target(a.addr), json!({"v": 2}))]);
+    assert!(
+        eventually(WAIT, || b.open_conns() == 0).await,
+        "dropped route's connection closed"
+    );
+    assert_eq!(a.open_conns(), 1, "kept route's connection still pooled");
+    assert_eq!(p.table.get("/user/a").expect("kept").data()["v"], 2);
+}

@@ -1,0 +1,198 @@
+//! TLS termination: HTTP/1.1 and HTTP/2 (ALPN) over TLS, forwarded proto,
+//! and certificate reload when the PEM files change.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hyper::{Method, StatusCode};
+use rafthub_proxy::{Proxy, ProxyConfig, RouteTable, TlsConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use serde_json::json;
+use support::backend::http_echo;
+use support::client::{send_h2, send_on};
+use support::{route, start_proxy, target};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+/// Accepts any certificate (the tests compare the presented one instead).
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        msg: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(msg, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        msg: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(msg, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+async fn tls_connect(addr: std::net::SocketAddr, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+    let provider = Arc::new(ring::default_provider());
+    let mut cfg = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    support::bounded(
+        "tls handshake",
+        TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
+    )
+    .await
+    .expect("handshake")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn fixture_cert(name: &str) -> Vec<u8> {
+    let pem = std::fs::read(fixture(name)).expect("fixture");
+    let cert = rustls_pemfile::certs(&mut pem.as_slice())
+        .next()
+        .expect("one cert")
+        .expect("pem");
+    cert.to_vec()
+}
+
+fn presented(s: &TlsStream<TcpStream>) -> Vec<u8> {
+    s.get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| c.to_vec())
+        .unwrap_or_default()
+}
+
+/// Install cert/key pair `n` at the given paths, with a fresh mtime.
+fn install(n: u8, cert: &Path, key: &Path, bump: Duration) {
+    for (src, dst) in [(format!("cert{n}.pem"), cert), (format!("key{n}.pem"), key)] {
+        std::fs::copy(fixture(&src), dst).expect("copy fixture");
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dst)
+            .expect("open");
+        f.set_modified(SystemTime::now() + bump).expect("set mtime");
+    }
+}
+
+#[tokio::test]
+async fn tls_http1_h2_and_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    install(1, &cert, &key, Duration::ZERO);
+    let backend = http_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/", &target(backend.addr), json!({})));
+    let mut tls = TlsConfig::new(&cert, &key);
+    tls.reload_interval = Duration::from_millis(100);
+    let p = start_proxy(
+        table,
+        ProxyConfig {
+            tls: Some(tls),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let s = tls_connect(p.addr, &[b"http/1.1"]).await;
+    assert_eq!(presented(&s), fixture_cert("cert1.pem"));
+    let r = send_on(s, Method::GET, "/secure", &[], bytes::Bytes::new()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.echoed("x-forwarded-proto").as_deref(), Some("https"));
+    assert_eq!(r.echoed("x-forwarded-port").as_deref(), Some("443"));
+
+    let s = tls_connect(p.addr, &[b"h2"]).await;
+    assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let r = send_h2(s, "/over-h2").await;
+    assert_eq!(
+        (r.status, r.json()["uri"].as_str()),
+        (StatusCode::OK, Some("/over-h2"))
+    );
+
+    // The watcher swaps in the new pair for new connections.
+    install(2, &cert, &key, Duration::from_secs(5));
+    let want = fixture_cert("cert2.pem");
+    let mut seen = Vec::new();
+    for _ in 0..25 {
+        seen = presented(&tls_connect(p.addr, &[]).await);
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, want, "reloaded certificate served");
+
+    // A broken replacement is rejected and the current one stays.
+    std::fs::write(&key, "not a key").expect("write");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(&key)
+        .expect("open");
+    f.set_modified(SystemTime::now() + Duration::from_secs(10))
+        .expect("mtime");
+    assert!(p.proxy.reload_tls().is_err());
+    assert_eq!(presented(&tls_connect(p.addr, &[]).await), want);
+}
+
+#[tokio::test]
+async fn bad_tls_files_fail_at_startup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = TlsConfig::new(dir.path().join("nope.crt"), dir.path().join("nope.key"));
+    let cfg = ProxyConfig {
+        tls: Some(missing),
+        ..Default::default()
+    };
+    assert!(Proxy::new(RouteTable::new(false), cfg).is_err());
+    let swapped = TlsConfig::new(fixture("key1.pem"), fixture("cert1.pem"));
+    let cfg = ProxyConfig {
+        tls: Some(swapped),
+        ..Default::default()
+    };
+    assert!(Proxy::new(RouteTable::new(false), cfg).is_err());
+    let mismatched = TlsConfig::new(fixture("cert1.pem"), fixture("key2.pem"));
+    let cfg = ProxyConfig {
+        tls: Some(mismatched),
+        ..Default::default()
+    };
+    assert!(
+        Proxy::new(RouteTable::new(false), cfg).is_err(),
+        "key must match the certificate"
+    );
+}

@@ -1,0 +1,106 @@
+//! Membership changes, one at a time, through the leader.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use openraft::ChangeMembers;
+
+use super::{MembershipError, Node, WriteError};
+use crate::types::{NodeId, NodeInfo};
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum MemberChange {
+    Add { id: NodeId, info: NodeInfo },
+    Remove { id: NodeId },
+}
+
+impl Node {
+    /// Adds `id` as a learner, waits until it has caught up, then promotes it to voter.
+    pub async fn add_member(&self, id: NodeId, info: NodeInfo) -> Result<(), MembershipError> {
+        self.change(MemberChange::Add { id, info }).await
+    }
+
+    /// Removes `id` from the voters and the cluster.
+    pub async fn remove_member(&self, id: NodeId) -> Result<(), MembershipError> {
+        self.change(MemberChange::Remove { id }).await
+    }
+
+    pub(super) async fn change(&self, change: MemberChange) -> Result<(), MembershipError> {
+        match self.current_leader() {
+            Some(l) if l == self.id => self.change_as_leader(change).await,
+            Some(l) => {
+                let addr = self
+                    .cluster_addr(l)
+                    .ok_or(WriteError::Unavailable("leader address unknown".into()))?;
+                self.client
+                    .post::<_, Result<(), MembershipError>>(
+                        &addr,
+                        "/cluster/members",
+                        &change,
+                        Duration::from_secs(120),
+                    )
+                    .await
+                    .map_err(|e| MembershipError::Failed(e.to_string()))?
+            }
+            None => Err(WriteError::NoLeader {
+                since_ms: self
+                    .leaderless_for()
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
+            }
+            .into()),
+        }
+    }
+
+    pub(super) async fn change_as_leader(
+        &self,
+        change: MemberChange,
+    ) -> Result<(), MembershipError> {
+        let _guard = self
+            .membership_lock
+            .try_lock()
+            .map_err(|_| MembershipError::Busy)?;
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        if m.membership().get_joint_config().len() > 1 {
+            return Err(MembershipError::Busy);
+        }
+        let voters: BTreeSet<NodeId> = m.membership().voter_ids().collect();
+        let fail = |e: &dyn std::fmt::Display| MembershipError::Failed(e.to_string());
+        match change {
+            MemberChange::Add { id, info } => {
+                if voters.contains(&id) {
+                    return Ok(());
+                }
+                self.raft
+                    .add_learner(id, info, true)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds([id].into()), false)
+                    .await
+                    .map_err(|e| fail(&e))?;
+            }
+            MemberChange::Remove { id } => {
+                let learner = m.membership().learner_ids().any(|l| l == id);
+                if !voters.contains(&id) && !learner {
+                    return Err(MembershipError::NotMember(id));
+                }
+                if voters.contains(&id) {
+                    if voters.len() == 1 {
+                        return Err(MembershipError::LastVoter(id));
+                    }
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveVoters([id].into()), false)
+                        .await
+                        .map_err(|e| fail(&e))?;
+                } else {
+                    self.raft
+                        .change_membership(ChangeMembers::RemoveNodes([id].into()), false)
+                        .await
+                        .map_err(|e| fail(&e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

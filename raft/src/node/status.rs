@@ -1,0 +1,62 @@
+//! What `rafthub cluster status` and the readiness check report about a replica.
+
+use serde::{Deserialize, Serialize};
+
+use super::Node;
+use crate::types::NodeId;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub id: NodeId,
+    pub cluster_addr: String,
+    pub api_addr: String,
+    /// Leader, Follower, Candidate or Learner.
+    pub state: String,
+    pub initialized: bool,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    /// Highest index this node knows to be committed.
+    pub committed: Option<u64>,
+    pub applied: Option<u64>,
+    pub snapshot: Option<u64>,
+    pub voters: Vec<NodeId>,
+    pub learners: Vec<NodeId>,
+    pub cluster_id: Option<String>,
+    /// Milliseconds without a known leader, when longer than the election timeout.
+    pub leaderless_ms: Option<u64>,
+}
+
+/// Alias kept for the bootstrap protocol, which asks peers for their status.
+pub type PeerInfo = NodeStatus;
+
+impl Node {
+    pub async fn status(&self) -> NodeStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let committed = self
+            .raft
+            .with_raft_state(|st| st.committed.map(|l| l.index))
+            .await
+            .ok()
+            .flatten();
+        let initialized = self.raft.is_initialized().await.unwrap_or(false);
+        let me = self.cfg.me();
+        NodeStatus {
+            id: self.id,
+            cluster_addr: me.cluster_addr.clone(),
+            api_addr: me.api_addr.clone(),
+            state: format!("{:?}", m.state),
+            initialized,
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            committed,
+            applied: m.last_applied.map(|l| l.index),
+            snapshot: m.snapshot.map(|l| l.index),
+            voters: m.membership_config.membership().voter_ids().collect(),
+            learners: m.membership_config.membership().learner_ids().collect(),
+            cluster_id: self.state().cluster_config().map(|c| c.cluster_id.clone()),
+            leaderless_ms: self.leaderless_for().map(|d| d.as_millis() as u64),
+        }
+    }
+}

@@ -1,0 +1,426 @@
+//! The replicated hub state and its pure `apply`.
+//!
+//! [`HubState`] holds every table in memory with the indexes the hot reads need (name → user,
+//! token prefix → tokens, user → groups). `apply` is a pure function of (state, proposal): it
+//! never does IO and never reads a clock. It reports which rows it touched ([`Dirty`]) so the
+//! storage shell can write exactly those rows to sled in one atomic batch.
+
+pub mod model;
+
+mod dedup;
+mod groups;
+pub mod image;
+mod servers;
+mod tokens;
+mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, Outcome, Proposal};
+use crate::types::{LogId, StoredMembership};
+pub use dedup::Dedup;
+pub use image::{Image, Key};
+use model::*;
+
+/// Counters for ids allocated by `apply`, persisted with the state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub next_user_id: u64,
+    pub next_group_id: u64,
+    pub next_token_id: u64,
+}
+
+/// Rows touched by one apply, in key order (so the sled batch is deterministic too).
+pub type Dirty = BTreeSet<Key>;
+
+/// All hub tables. Fields are private so the indexes can never drift from the tables; read
+/// through the accessor methods.
+#[derive(Debug, Clone, Default)]
+pub struct HubState {
+    pub(crate) last_applied: Option<LogId>,
+    pub(crate) membership: StoredMembership,
+    pub(crate) config: Option<ClusterConfig>,
+    pub(crate) counters: Counters,
+    pub(crate) users: BTreeMap<u64, User>,
+    pub(crate) groups: BTreeMap<u64, Group>,
+    pub(crate) roles: BTreeMap<String, Role>,
+    pub(crate) services: BTreeMap<String, Service>,
+    pub(crate) tokens: HashMap<u64, Token>,
+    pub(crate) oauth_clients: BTreeMap<String, OAuthClient>,
+    pub(crate) oauth_codes: HashMap<String, OAuthCode>,
+    pub(crate) routes: BTreeMap<String, Route>,
+    pub(crate) dedup: Dedup,
+    // ---- derived indexes, rebuilt on load, never persisted ----
+    user_by_name: HashMap<String, u64>,
+    /// Login-cookie id → user id (the signed hub cookie carries the cookie id).
+    user_by_cookie: HashMap<String, u64>,
+    group_by_name: HashMap<String, u64>,
+    groups_of_user: HashMap<u64, BTreeSet<u64>>,
+    tokens_by_prefix: HashMap<String, Vec<u64>>,
+    /// User id → names of its active (not stopped) servers. The controller, the spawn
+    /// limits and metrics walk this instead of every user: their cost follows running
+    /// servers, not the user count.
+    active_by_user: BTreeMap<u64, BTreeSet<String>>,
+    /// Bumped by every command that can change who holds which scopes (roles, groups,
+    /// admin flags, renames, services). Caches of effective scopes are valid while it holds.
+    authz_epoch: u64,
+}
+
+impl HubState {
+    /// See the `authz_epoch` field: changes whenever effective scopes may have changed.
+    pub fn authz_epoch(&self) -> u64 {
+        self.authz_epoch
+    }
+
+    /// Keeps the epoch monotonic when a snapshot replaces the whole state in this process.
+    pub(crate) fn continue_authz_epoch(&mut self, previous: &HubState) {
+        self.authz_epoch = previous.authz_epoch + 1;
+    }
+
+    pub fn last_applied(&self) -> Option<LogId> {
+        self.last_applied
+    }
+    pub fn membership(&self) -> &StoredMembership {
+        &self.membership
+    }
+    pub fn cluster_config(&self) -> Option<&ClusterConfig> {
+        self.config.as_ref()
+    }
+
+    // ---- users ----
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.user_by_name
+            .get(name)
+            .and_then(|id| self.users.get(id))
+    }
+    /// The user whose login cookie carries `cookie_id`.
+    pub fn user_by_cookie(&self, cookie_id: &str) -> Option<&User> {
+        self.user_by_cookie
+            .get(cookie_id)
+            .and_then(|id| self.users.get(id))
+    }
+    pub fn user_by_id(&self, id: u64) -> Option<&User> {
+        self.users.get(&id)
+    }
+    /// Users in id order (upstream's default sort).
+    pub fn users(&self) -> impl DoubleEndedIterator<Item = &User> + '_ {
+        self.users.values()
+    }
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+    /// Names of the groups a user belongs to, sorted.
+    pub fn user_group_names(&self, user_id: u64) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .groups_of_user
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|gid| self.groups.get(gid).map(|g| g.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+    pub fn user_group_ids(&self, user_id: u64) -> impl Iterator<Item = u64> + '_ {
+        self.groups_of_user
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .copied()
+    }
+
+    // ---- groups, roles, services ----
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.group_by_name
+            .get(name)
+            .and_then(|id| self.groups.get(id))
+    }
+    pub fn group_by_id(&self, id: u64) -> Option<&Group> {
+        self.groups.get(&id)
+    }
+    pub fn groups(&self) -> impl DoubleEndedIterator<Item = &Group> + '_ {
+        self.groups.values()
+    }
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.get(name)
+    }
+    pub fn roles(&self) -> impl Iterator<Item = &Role> + '_ {
+        self.roles.values()
+    }
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+    pub fn services(&self) -> impl Iterator<Item = &Service> + '_ {
+        self.services.values()
+    }
+
+    // ---- tokens and OAuth ----
+    pub fn token(&self, id: u64) -> Option<&Token> {
+        self.tokens.get(&id)
+    }
+    /// Candidate tokens for a secret, by its 4-character prefix; the caller compares hashes.
+    pub fn tokens_with_prefix(&self, prefix: &str) -> impl Iterator<Item = &Token> + '_ {
+        self.tokens_by_prefix
+            .get(prefix)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tokens.get(id))
+    }
+    pub fn tokens_of(&self, owner: &Owner) -> Vec<&Token> {
+        let mut v: Vec<&Token> = self.tokens.values().filter(|t| &t.owner == owner).collect();
+        v.sort_by_key(|t| t.id);
+        v
+    }
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+    pub fn oauth_client(&self, id: &str) -> Option<&OAuthClient> {
+        self.oauth_clients.get(id)
+    }
+    pub fn oauth_clients(&self) -> impl Iterator<Item = &OAuthClient> + '_ {
+        self.oauth_clients.values()
+    }
+    pub fn oauth_code(&self, code_hash: &str) -> Option<&OAuthCode> {
+        self.oauth_codes.get(code_hash)
+    }
+
+    // ---- routes ----
+    pub fn route(&self, spec: &str) -> Option<&Route> {
+        self.routes.get(spec)
+    }
+    pub fn routes(&self) -> impl Iterator<Item = &Route> + '_ {
+        self.routes.values()
+    }
+
+    /// Servers with a spawn in progress, cluster-wide (`concurrent_spawn_limit`).
+    pub fn pending_spawns(&self) -> usize {
+        self.active_server_list()
+            .filter(|(_, s)| s.phase == Phase::Spawning)
+            .count()
+    }
+    /// Active servers (pending or ready), cluster-wide (`active_server_limit`).
+    pub fn active_servers(&self) -> usize {
+        self.active_by_user.values().map(BTreeSet::len).sum()
+    }
+
+    /// Applies one committed proposal. Deterministic: same state + same proposal → same
+    /// state and outcome on every replica. A request id seen before returns its first outcome.
+    pub fn apply(&mut self, p: &Proposal, dirty: &mut Dirty) -> Outcome {
+        if let Some(prev) = self.dedup.get(p.id) {
+            return prev.clone();
+        }
+        if affects_authz(&p.cmd) {
+            self.authz_epoch += 1;
+        }
+        let mut touched = Dirty::new();
+        let outcome = self.apply_command(&p.cmd, p.now, &mut touched);
+        for k in &touched {
+            if let Key::User(uid) = k {
+                self.refresh_active(*uid);
+            }
+        }
+        dirty.extend(touched);
+        self.dedup.record(p.id, p.now, outcome.clone(), dirty);
+        outcome
+    }
+
+    /// Re-derives `active_by_user` for one user (after any command that touched its row).
+    fn refresh_active(&mut self, uid: u64) {
+        let names: BTreeSet<String> = self
+            .users
+            .get(&uid)
+            .map(|u| {
+                u.servers
+                    .values()
+                    .filter(|s| s.active())
+                    .map(|s| s.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.is_empty() {
+            self.active_by_user.remove(&uid);
+        } else {
+            self.active_by_user.insert(uid, names);
+        }
+    }
+
+    /// Users with at least one active server, in id order (the `state=active|ready` filter
+    /// of `GET /users` walks these instead of every user).
+    pub fn active_users(&self) -> impl DoubleEndedIterator<Item = &User> + '_ {
+        self.active_by_user
+            .keys()
+            .filter_map(move |uid| self.users.get(uid))
+    }
+    /// How many users [`HubState::active_users`] yields.
+    pub fn active_user_count(&self) -> usize {
+        self.active_by_user.len()
+    }
+
+    /// Every active (spawning, ready or stopping) server with its user, without walking
+    /// users that have none.
+    pub fn active_server_list(&self) -> impl Iterator<Item = (&User, &Server)> + '_ {
+        self.active_by_user.iter().flat_map(move |(uid, names)| {
+            let user = self.users.get(uid);
+            names
+                .iter()
+                .filter_map(move |n| user.and_then(|u| u.servers.get(n).map(|s| (u, s))))
+        })
+    }
+
+    fn apply_command(&mut self, cmd: &Command, now: Ts, dirty: &mut Dirty) -> Outcome {
+        use Command::*;
+        match cmd {
+            InitCluster {
+                cookie_secret,
+                cluster_id,
+            } => {
+                if self.config.is_none() {
+                    self.config = Some(ClusterConfig {
+                        cookie_secret: cookie_secret.clone(),
+                        cluster_id: cluster_id.clone(),
+                        created: now,
+                    });
+                    dirty.insert(Key::Config);
+                }
+                Outcome::Ok
+            }
+            CreateUsers {
+                users,
+                skip_existing_ok,
+            } => self.create_users(users, *skip_existing_ok, now, dirty),
+            UpdateUser { name, patch } => self.update_user(name, patch, dirty),
+            DeleteUser { name } => self.delete_user(name, dirty),
+            RecordActivity { items, tokens } => self.record_activity(items, tokens, dirty),
+            CreateGroups { names, users } => self.create_groups(names, users, dirty),
+            DeleteGroup { name } => self.delete_group(name, dirty),
+            SetGroupMembers { name, users, add } => {
+                self.set_group_members(name, users, *add, dirty)
+            }
+            SetGroupProperties { name, properties } => {
+                self.set_group_properties(name, properties, dirty)
+            }
+            SetGroupRoles { name, roles } => self.set_group_roles(name, roles, dirty),
+            SyncConfigRoles { roles } => self.sync_config_roles(roles, dirty),
+            PutService { service } => self.put_service(service, dirty),
+            DeleteService { name } => self.delete_service(name, dirty),
+            SyncConfigServices { services } => self.sync_config_services(services, dirty),
+            CreateToken { token } => self.create_token(token, dirty),
+            DeleteToken { id } => self.delete_token(*id, dirty),
+            DeleteClientTokens { owner, client_id } => {
+                self.delete_client_tokens(owner, client_id, dirty)
+            }
+            RevokeSession { session_id } => self.revoke_session(session_id, dirty),
+            PurgeExpired => self.purge_expired(now, dirty),
+            PutOAuthClient { client } => self.put_oauth_client(client, dirty),
+            DeleteOAuthClient { id } => self.delete_oauth_client(id, dirty),
+            CreateOAuthCode { code } => self.create_oauth_code(code, dirty),
+            ExchangeOAuthCode { code_hash, token } => {
+                self.exchange_oauth_code(code_hash, token, now, dirty)
+            }
+            PutServer {
+                user,
+                server,
+                display_name,
+                user_options,
+                limit,
+            } => self.put_server(user, server, display_name, user_options, *limit, dirty),
+            RequestSpawn { .. } => self.request_spawn(cmd, now, dirty),
+            SpawnProgress { .. } => self.spawn_progress(cmd, dirty),
+            ServerReady {
+                user,
+                server,
+                generation,
+                target,
+                route,
+            } => self.server_ready(user, server, *generation, target, route, dirty),
+            SpawnFailed {
+                user,
+                server,
+                generation,
+                message,
+            } => self.spawn_failed(user, server, *generation, message, now, dirty),
+            RequestStop {
+                user,
+                server,
+                remove,
+            } => self.request_stop(user, server, *remove, now, dirty),
+            ServerStopped {
+                user,
+                server,
+                generation,
+            } => self.server_stopped(user, server, *generation, now, dirty),
+            RenameServer { .. } => self.rename_server(cmd, dirty),
+            PutRoute { route } => {
+                self.routes.insert(route.routespec.clone(), route.clone());
+                dirty.insert(Key::Route(route.routespec.clone()));
+                Outcome::Ok
+            }
+            DeleteRoute { routespec } => {
+                if self.routes.remove(routespec).is_some() {
+                    dirty.insert(Key::Route(routespec.clone()));
+                    Outcome::Ok
+                } else {
+                    Outcome::NotFound(format!("No such route {routespec}"))
+                }
+            }
+        }
+    }
+
+    /// Rebuilds every derived index from the tables (after load or snapshot install).
+    fn reindex(&mut self) {
+        self.authz_epoch += 1;
+        self.user_by_name = self
+            .users
+            .values()
+            .map(|u| (u.name.clone(), u.id))
+            .collect();
+        self.group_by_name = self
+            .groups
+            .values()
+            .map(|g| (g.name.clone(), g.id))
+            .collect();
+        self.groups_of_user.clear();
+        for g in self.groups.values() {
+            for uid in &g.users {
+                self.groups_of_user.entry(*uid).or_default().insert(g.id);
+            }
+        }
+        self.active_by_user.clear();
+        let uids: Vec<u64> = self.users.keys().copied().collect();
+        for uid in uids {
+            self.refresh_active(uid);
+        }
+        self.tokens_by_prefix.clear();
+        for t in self.tokens.values() {
+            self.tokens_by_prefix
+                .entry(t.prefix.clone())
+                .or_default()
+                .push(t.id);
+        }
+    }
+}
+
+/// Commands after which cached effective scopes must be recomputed. Hot-path commands
+/// (activity, spawn progress, routes, token and code creation) leave caches valid.
+fn affects_authz(cmd: &Command) -> bool {
+    !matches!(
+        cmd,
+        Command::RecordActivity { .. }
+            | Command::CreateUsers { .. }
+            | Command::CreateToken { .. }
+            | Command::CreateOAuthCode { .. }
+            | Command::ExchangeOAuthCode { .. }
+            | Command::PutOAuthClient { .. }
+            | Command::SpawnProgress { .. }
+            | Command::ServerReady { .. }
+            | Command::RequestSpawn { .. }
+            | Command::PutRoute { .. }
+            | Command::DeleteRoute { .. }
+            | Command::InitCluster { .. }
+    )
+}

@@ -1,0 +1,357 @@
+//! Pure apply tests: build a state, apply proposals, assert outcomes and rows exactly.
+
+use serde_json::json;
+
+use super::*;
+use crate::command::*;
+
+const T0: Ts = 1_700_000_000_000_000;
+
+fn prop(id: u128, now: Ts, cmd: Command) -> Proposal {
+    Proposal { id, now, cmd }
+}
+
+/// Applies commands with fresh request ids; returns their outcomes.
+#[track_caller]
+fn run(s: &mut HubState, cmds: Vec<Command>) -> Vec<Outcome> {
+    let mut dirty = Dirty::new();
+    cmds.into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let id = rand::random::<u128>();
+            s.apply(&prop(id, T0 + i as Ts, c), &mut dirty)
+        })
+        .collect()
+}
+
+fn users(names: &[&str]) -> Command {
+    Command::CreateUsers {
+        users: names
+            .iter()
+            .map(|n| NewUser {
+                name: n.to_string(),
+                admin: false,
+                cookie_id: format!("c-{n}"),
+            })
+            .collect(),
+        skip_existing_ok: false,
+    }
+}
+
+fn token(owner: Owner, prefix: &str, session: Option<&str>) -> Command {
+    Command::CreateToken {
+        token: Token {
+            id: 0,
+            prefix: prefix.into(),
+            hash: TokenHash::Sha256(format!("h-{prefix}")),
+            owner,
+            scopes: vec!["inherit".into()],
+            note: String::new(),
+            created: T0,
+            last_activity: None,
+            expires_at: None,
+            session_id: session.map(String::from),
+            client_id: "jupyterhub".into(),
+        },
+    }
+}
+
+#[test]
+fn create_users_skips_existing_and_conflicts_when_all_exist() {
+    let mut s = HubState::default();
+    let out = run(
+        &mut s,
+        vec![
+            users(&["alice", "bob"]),
+            users(&["bob", "carol"]),
+            users(&["alice"]),
+        ],
+    );
+    assert_eq!(
+        out,
+        vec![
+            Outcome::Created(vec![1, 2]),
+            Outcome::Created(vec![3]),
+            Outcome::Conflict("All 1 users already exist".into())
+        ]
+    );
+    assert_eq!(s.user("carol").map(|u| u.id), Some(3));
+}
+
+#[test]
+fn retried_request_id_returns_first_outcome_without_reapplying() {
+    let mut s = HubState::default();
+    let mut dirty = Dirty::new();
+    let p = prop(42, T0, users(&["alice"]));
+    assert_eq!(s.apply(&p, &mut dirty), Outcome::Created(vec![1]));
+    // The same id again (a retry after failover) answers 201's outcome, not 409.
+    assert_eq!(s.apply(&p, &mut dirty), Outcome::Created(vec![1]));
+    assert_eq!(s.user_count(), 1);
+    // A new id with the same command is a real second create: conflict.
+    assert!(matches!(
+        s.apply(&prop(43, T0, users(&["alice"])), &mut dirty),
+        Outcome::Conflict(_)
+    ));
+}
+
+#[test]
+fn dedup_forgets_ids_outside_the_window_deterministically() {
+    let mut s = HubState::default();
+    let mut dirty = Dirty::new();
+    s.apply(&prop(1, T0, users(&["a"])), &mut dirty);
+    s.apply(
+        &prop(2, T0 + dedup::WINDOW_US + 1, users(&["b"])),
+        &mut dirty,
+    );
+    assert!(s.dedup.get(1).is_none());
+    assert!(s.dedup.get(2).is_some());
+    // The eviction is persisted as a removed row.
+    assert!(dirty.contains(&Key::Dedup(1)));
+    assert_eq!(s.encode_row(&Key::Dedup(1)), None);
+}
+
+#[test]
+fn delete_user_cascades_to_tokens_groups_and_routes() {
+    let mut s = HubState::default();
+    run(&mut s, vec![users(&["alice", "bob"])]);
+    run(
+        &mut s,
+        vec![
+            Command::CreateGroups {
+                names: vec!["g".into()],
+                users: vec!["alice".into(), "bob".into()],
+            },
+            token(Owner::User(1), "abcd", None),
+            token(Owner::User(2), "abcd", None),
+        ],
+    );
+    assert_eq!(s.tokens_with_prefix("abcd").count(), 2);
+    assert_eq!(
+        run(
+            &mut s,
+            vec![Command::DeleteUser {
+                name: "alice".into()
+            }]
+        ),
+        vec![Outcome::Ok]
+    );
+    assert_eq!(
+        s.tokens_with_prefix("abcd")
+            .map(|t| t.owner.clone())
+            .collect::<Vec<_>>(),
+        vec![Owner::User(2)]
+    );
+    assert_eq!(
+        s.group("g")
+            .map(|g| g.users.iter().copied().collect::<Vec<_>>()),
+        Some(vec![2])
+    );
+    assert_eq!(s.user_group_names(1), Vec::<String>::new());
+}
+
+#[test]
+fn rename_keeps_references_by_id() {
+    let mut s = HubState::default();
+    run(
+        &mut s,
+        vec![
+            users(&["alice", "bob"]),
+            token(Owner::User(1), "tttt", None),
+        ],
+    );
+    let patch = |n: &str| Command::UpdateUser {
+        name: "alice".into(),
+        patch: UserPatch {
+            name: Some(n.into()),
+            ..Default::default()
+        },
+    };
+    assert!(matches!(
+        run(&mut s, vec![patch("bob")])[0],
+        Outcome::Conflict(_)
+    ));
+    assert_eq!(run(&mut s, vec![patch("alicia")]), vec![Outcome::Ok]);
+    assert!(s.user("alice").is_none());
+    assert_eq!(s.user("alicia").map(|u| u.id), Some(1));
+    assert_eq!(
+        s.tokens_with_prefix("tttt").next().map(|t| &t.owner),
+        Some(&Owner::User(1))
+    );
+}
+
+#[test]
+fn activity_is_max_merged_and_ignores_unknowns() {
+    let mut s = HubState::default();
+    run(&mut s, vec![users(&["alice"])]);
+    let act = |ts: Ts| Command::RecordActivity {
+        items: vec![
+            ActivityItem {
+                user_id: 1,
+                server: Some(String::new()),
+                ts,
+            },
+            ActivityItem {
+                user_id: 99,
+                server: None,
+                ts,
+            },
+        ],
+        tokens: vec![],
+    };
+    run(&mut s, vec![act(T0 + 50), act(T0 + 10)]);
+    assert_eq!(s.user("alice").and_then(|u| u.last_activity), Some(T0 + 50));
+}
+
+#[test]
+fn spawn_admission_is_cluster_wide_and_generation_guards_stale_commands() {
+    let mut s = HubState::default();
+    run(&mut s, vec![users(&["a", "b", "c"])]);
+    let spawn = |u: &str| Command::RequestSpawn {
+        user: u.into(),
+        server: String::new(),
+        user_options: None,
+        display_name: None,
+        concurrent_spawn_limit: 2,
+        active_server_limit: 0,
+        named_server_limit: None,
+    };
+    let out = run(&mut s, vec![spawn("a"), spawn("b"), spawn("c"), spawn("a")]);
+    assert_eq!(out[0], Outcome::Created(vec![1]));
+    assert_eq!(out[1], Outcome::Created(vec![1]));
+    assert!(matches!(&out[2], Outcome::TooMany { retry: true, .. }));
+    assert!(matches!(&out[3], Outcome::AlreadyPending(_)));
+    let route = Route {
+        routespec: "/user/a/".into(),
+        target: "http://127.0.0.1:9".into(),
+        data: json!({"user": "a", "server_name": ""}),
+    };
+    let ready = |g: u64| Command::ServerReady {
+        user: "a".into(),
+        server: String::new(),
+        generation: g,
+        target: "http://127.0.0.1:9".into(),
+        route: route.clone(),
+    };
+    assert!(matches!(
+        run(&mut s, vec![ready(7)])[0],
+        Outcome::Conflict(_)
+    ));
+    assert_eq!(run(&mut s, vec![ready(1)]), vec![Outcome::Ok]);
+    assert!(s.route("/user/a/").is_some());
+    assert_eq!(s.pending_spawns(), 1);
+    // Stop removes the route at once, before the process is gone.
+    let out = run(
+        &mut s,
+        vec![Command::RequestStop {
+            user: "a".into(),
+            server: String::new(),
+            remove: false,
+        }],
+    );
+    assert_eq!(out, vec![Outcome::Created(vec![1])]);
+    assert!(s.route("/user/a/").is_none());
+    assert_eq!(s.user("a").unwrap().servers[""].pending(), Some("stop"));
+    // The index of active servers follows every change and is rebuilt identically on load.
+    let active = |s: &HubState| {
+        let mut v: Vec<(String, String)> = s
+            .active_server_list()
+            .map(|(u, sv)| (u.name.clone(), sv.name.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let pair = |u: &str| (u.to_string(), String::new());
+    assert_eq!(active(&s), vec![pair("a"), pair("b")]);
+    assert_eq!(s.active_servers(), 2);
+    let back = HubState::from_rows(s.all_rows()).expect("decode rows");
+    assert_eq!(active(&back), active(&s));
+    run(&mut s, vec![Command::DeleteUser { name: "b".into() }]);
+    assert_eq!(active(&s), vec![pair("a")]);
+    assert_eq!(s.pending_spawns(), 0);
+}
+
+#[test]
+fn oauth_code_is_single_use() {
+    let mut s = HubState::default();
+    run(&mut s, vec![users(&["alice"])]);
+    let client = OAuthClient {
+        id: "jupyterhub-user-alice".into(),
+        kind: ClientKind::Server {
+            user: "alice".into(),
+            server: String::new(),
+        },
+        description: "Server at /user/alice/".into(),
+        secret_hash: None,
+        redirect_uri: "/user/alice/oauth_callback".into(),
+        allowed_scopes: vec![],
+    };
+    let code = OAuthCode {
+        code_hash: "ch".into(),
+        client_id: client.id.clone(),
+        user_id: 1,
+        scopes: vec![],
+        session_id: "s".into(),
+        redirect_uri: client.redirect_uri.clone(),
+        code_challenge: None,
+        code_challenge_method: None,
+        expires_at: T0 + 300_000_000,
+    };
+    let Command::CreateToken { token: tok } = token(Owner::User(1), "oaut", Some("s")) else {
+        unreachable!()
+    };
+    let exchange = Command::ExchangeOAuthCode {
+        code_hash: "ch".into(),
+        token: tok,
+    };
+    let out = run(
+        &mut s,
+        vec![
+            Command::PutOAuthClient { client },
+            Command::CreateOAuthCode { code },
+            exchange.clone(),
+            exchange,
+        ],
+    );
+    assert_eq!(out[2], Outcome::Created(vec![1]));
+    assert_eq!(out[3], Outcome::NotFound("invalid_grant".into()));
+    // Logout revokes the session's tokens.
+    run(
+        &mut s,
+        vec![Command::RevokeSession {
+            session_id: "s".into(),
+        }],
+    );
+    assert_eq!(s.token_count(), 0);
+}
+
+#[test]
+fn rows_round_trip_through_persistence() {
+    let mut s = HubState::default();
+    run(
+        &mut s,
+        vec![
+            users(&["alice", "bob"]),
+            token(Owner::User(2), "wxyz", None),
+        ],
+    );
+    run(
+        &mut s,
+        vec![Command::CreateGroups {
+            names: vec!["g".into()],
+            users: vec!["bob".into()],
+        }],
+    );
+    let back = HubState::from_rows(s.all_rows()).expect("decode rows");
+    assert_eq!(back.all_rows(), s.all_rows());
+    assert_eq!(back.user_group_names(2), vec!["g".to_string()]);
+    assert_eq!(back.tokens_with_prefix("wxyz").count(), 1);
+    let image = Image::of(&s);
+    let bytes = encode(&image);
+    let decoded: Image = rmp_serde::from_slice(&bytes).expect("decode image");
+    assert_eq!(
+        decoded.into_state().expect("state").all_rows(),
+        s.all_rows()
+    );
+}
+
+use image::encode;

@@ -1,0 +1,255 @@
+//! The Raft log on sled.
+//!
+//! One tree (`raft`) holds the entries (`L` + big-endian index) and the metadata (`Mvote`,
+//! `Mpurged`, `Mcommitted`), so a purge that writes `Mpurged` and deletes entries is one atomic
+//! batch. Appends become readable at once and durable when the flusher thread has synced
+//! (group commit, see [`super::sync`]); votes and truncations are synced before returning.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{LogState, RaftLogReader, StorageIOError};
+
+use super::sync::{Flusher, Syncer};
+use super::{decode, encode};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+const K_VOTE: &[u8] = b"Mvote";
+const K_PURGED: &[u8] = b"Mpurged";
+const K_COMMITTED: &[u8] = b"Mcommitted";
+
+/// Largest encoded log entry accepted. Keeps 17 entries of a sled leaf far below the blob
+/// threshold (segment size / 4), so entries stay in sled's synced log file.
+pub const MAX_ENTRY_BYTES: usize = 96 * 1024;
+
+fn entry_key(index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = b'L';
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn key_index(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&k[1..9]);
+    u64::from_be_bytes(b)
+}
+
+/// Cloneable reader used by openraft's replication tasks.
+#[derive(Clone)]
+pub struct LogReader {
+    tree: sled::Tree,
+}
+
+impl LogReader {
+    fn read_range<RB: RangeBounds<u64>>(&self, range: RB) -> Result<Vec<Entry>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => Bound::Included(entry_key(*i)),
+            Bound::Excluded(i) => Bound::Excluded(entry_key(*i)),
+            Bound::Unbounded => Bound::Included(entry_key(u64::MAX)),
+        };
+        let mut out = Vec::new();
+        for kv in self.tree.range((Bound::Included(entry_key(start)), end)) {
+            let (k, v) = kv.map_err(|e| StorageIOError::read_logs(&e))?;
+            let e: Entry =
+                decode(&v).map_err(|e| StorageIOError::read_log_at_index(key_index(&k), &e))?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogReader {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        self.read_range(range)
+    }
+}
+
+pub struct LogStore {
+    tree: sled::Tree,
+    syncer: Arc<Syncer>,
+    flusher: Flusher,
+}
+
+impl LogStore {
+    pub(super) fn new(tree: sled::Tree, syncer: Arc<Syncer>, flusher: Flusher) -> Self {
+        LogStore {
+            tree,
+            syncer,
+            flusher,
+        }
+    }
+
+    fn reader(&self) -> LogReader {
+        LogReader {
+            tree: self.tree.clone(),
+        }
+    }
+
+    fn get_meta<T: for<'a> serde::Deserialize<'a>>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
+        match self.tree.get(key).map_err(|e| StorageIOError::read(&e))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(decode(&v).map_err(|e| StorageIOError::read(&e))?)),
+        }
+    }
+
+    /// Runs a blocking durable operation off the async runtime.
+    async fn sync_now(&self) -> Result<(), std::io::Error> {
+        let s = self.syncer.clone();
+        tokio::task::spawn_blocking(move || s.sync())
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    fn last_entry_id(&self) -> Result<Option<LogId>, StorageError> {
+        let last = self
+            .tree
+            .range(entry_key(0)..=entry_key(u64::MAX))
+            .next_back()
+            .transpose()
+            .map_err(|e| StorageIOError::read_logs(&e))?;
+        match last {
+            None => Ok(None),
+            Some((_, v)) => {
+                let e: Entry = decode(&v).map_err(|e| StorageIOError::read_logs(&e))?;
+                Ok(Some(e.log_id))
+            }
+        }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        self.reader().read_range(range)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = self.get_meta(K_PURGED)?;
+        let last = self.last_entry_id()?.or(last_purged);
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogReader {
+        self.reader()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        self.tree
+            .insert(K_VOTE, encode(vote))
+            .map_err(|e| StorageIOError::write_vote(&e))?;
+        self.sync_now()
+            .await
+            .map_err(|e| StorageIOError::write_vote(&e))?;
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        self.get_meta(K_VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        // Not synced: it only shortens replay after a restart; losing it is harmless.
+        self.tree
+            .insert(K_COMMITTED, encode(&committed))
+            .map_err(|e| StorageIOError::write(&e))?;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.get_meta::<Option<LogId>>(K_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + Send,
+        I::IntoIter: Send,
+    {
+        let mut batch = sled::Batch::default();
+        for e in entries {
+            let bytes = encode(&e);
+            if bytes.len() > MAX_ENTRY_BYTES {
+                // The proposer splits batches to stay under the cap; a larger entry here is a
+                // bug, and writing it could land in an unsynced blob file.
+                return Err(StorageIOError::write_log_entry(
+                    e.log_id,
+                    &std::io::Error::other(format!(
+                        "entry of {} bytes exceeds the cap",
+                        bytes.len()
+                    )),
+                )
+                .into());
+            }
+            batch.insert(&entry_key(e.log_id.index), bytes);
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        // Readable now; durable (and acknowledged to openraft) after the next group sync.
+        self.flusher
+            .after_sync(Box::new(move |r: std::io::Result<()>| {
+                callback.log_io_completed(r)
+            }));
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for k in self
+            .tree
+            .range(entry_key(log_id.index)..=entry_key(u64::MAX))
+            .keys()
+        {
+            batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.sync_now()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(K_PURGED, encode(&Some(log_id)));
+        for k in self
+            .tree
+            .range(entry_key(0)..=entry_key(log_id.index))
+            .keys()
+        {
+            batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
+        }
+        self.tree
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        Ok(())
+    }
+}

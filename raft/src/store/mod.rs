@@ -1,0 +1,137 @@
+//! openraft storage on sled: the only module of this crate that touches the disk.
+//!
+//! Layout of a data dir:
+//! - `sled/`: one sled database with two trees, `raft` (log, vote, purge and commit marks)
+//!   and `sm` (state machine rows, see [`crate::state::Key`]).
+//! - `snapshots/`: the newest snapshot file.
+//! - `node.id`: the node id this directory belongs to, checked on every start so a data dir
+//!   can never be reused by another replica by mistake.
+
+mod log;
+mod sm;
+mod snapshot;
+mod sync;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use log::{LogReader, LogStore, MAX_ENTRY_BYTES};
+pub use sm::{Applied, SharedState, StateMachineStore};
+pub use snapshot::SnapshotFile;
+use sync::{Flusher, Syncer};
+
+use crate::types::NodeId;
+
+/// sled segment size. Items above a quarter of it go to blob files; entries and rows are capped
+/// far below that (see [`MAX_ENTRY_BYTES`]). Fixed at creation of the database.
+const SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// Page cache budget: the state machine lives in our own memory, sled only needs its log hot.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the data directory: {0}")]
+    Io(#[source] io::Error),
+    #[error("the sled database cannot be opened (corrupt or written by another version): {0}")]
+    Sled(#[source] sled::Error),
+    #[error("a state machine row cannot be decoded: {0}")]
+    Decode(#[source] crate::state::image::DecodeError),
+    #[error("the snapshot file cannot be decoded: {0}")]
+    Snapshot(#[source] rmp_serde::decode::Error),
+    #[error(
+        "data directory {dir} belongs to node {found}, not to node {expected}; refusing to use it"
+    )]
+    WrongNode {
+        dir: PathBuf,
+        found: String,
+        expected: NodeId,
+    },
+}
+
+/// The two halves openraft needs, over one database.
+pub struct Store {
+    pub log: LogStore,
+    pub sm: StateMachineStore,
+}
+
+/// Opens (or creates) a node's data directory.
+pub fn open(dir: &Path, node_id: NodeId) -> Result<Store, OpenError> {
+    std::fs::create_dir_all(dir).map_err(OpenError::Io)?;
+    check_node_id(dir, node_id)?;
+    let sled_dir = dir.join("sled");
+    let db = sled::Config::new()
+        .path(&sled_dir)
+        .segment_size(SEGMENT_SIZE)
+        .cache_capacity(CACHE_BYTES)
+        .mode(sled::Mode::LowSpace)
+        .open()
+        .map_err(OpenError::Sled)?;
+    let syncer = Arc::new(Syncer::new(db.clone(), &sled_dir).map_err(OpenError::Io)?);
+    let flusher = Flusher::start(syncer.clone());
+    let raft_tree = db.open_tree("raft").map_err(OpenError::Sled)?;
+    let sm_tree = db.open_tree("sm").map_err(OpenError::Sled)?;
+    let snapshots = snapshot::SnapshotDir::open(&dir.join("snapshots")).map_err(OpenError::Io)?;
+    let sm = StateMachineStore::load(sm_tree, syncer.clone(), snapshots)?;
+    Ok(Store {
+        log: LogStore::new(raft_tree, syncer, flusher),
+        sm,
+    })
+}
+
+fn check_node_id(dir: &Path, node_id: NodeId) -> Result<(), OpenError> {
+    let p = dir.join("node.id");
+    match std::fs::read_to_string(&p) {
+        Ok(s) => {
+            if s.trim() != node_id.to_string() {
+                return Err(OpenError::WrongNode {
+                    dir: dir.to_path_buf(),
+                    found: s.trim().to_string(),
+                    expected: node_id,
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::write(&p, format!("{node_id}\n")).map_err(OpenError::Io)?;
+            Ok(())
+        }
+        Err(e) => Err(OpenError::Io(e)),
+    }
+}
+
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    crate::state::image::encode(v)
+}
+
+pub(crate) fn decode<T: for<'a> serde::Deserialize<'a>>(
+    b: &[u8],
+) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(b)
+}
+
+/// Deserializes MessagePack `bin` (or an array of bytes) into a `Vec<u8>`.
+pub(crate) struct BytesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for BytesVisitor {
+    type Value = Vec<u8>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("bytes")
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+        Ok(v.to_vec())
+    }
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+        Ok(v)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+        let mut v = Vec::new();
+        while let Some(b) = seq.next_element()? {
+            v.push(b);
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,289 @@
+//! The hub's HTTP API (the `api` listener): `{base}hub/api/...`, health and readiness.
+//!
+//! Handlers authenticate, check scopes against the local replicated state, and either answer
+//! from it (reads) or propose a command and answer once it is applied here (writes).
+//!
+//! Every handler carries a `#[utoipa::path]` annotation; `openapi.rs` turns them, with the
+//! doc-only schemas of `schema.rs` and `schema_io.rs`, into the OpenAPI document served at
+//! `{base}hub/api/openapi.json`. A route registered here without an annotation listed in
+//! `openapi.rs` fails `tests/api_openapi.rs`.
+
+mod activity;
+pub mod auth;
+pub(crate) mod error;
+mod group_members;
+mod groups;
+mod health;
+mod hub_info;
+mod metrics;
+pub mod models;
+pub mod names;
+pub mod openapi;
+mod proxy_routes;
+pub mod request;
+mod schema;
+mod schema_io;
+mod server_ops;
+mod servers;
+mod services;
+mod tokens;
+mod users;
+mod users_write;
+
+use axum::body::Bytes;
+use axum::handler::Handler;
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use rafthub_raft::command::Outcome;
+
+pub use error::ApiError;
+
+use crate::hub::Hub;
+
+static VERSION_HEADER: HeaderName = HeaderName::from_static("x-jupyterhub-version");
+
+/// Every hub response carries `X-JupyterHub-Version` (contract §0); errors produced by the
+/// framework itself (405, undecodable paths) get upstream's JSON error shape too.
+async fn conventions(res: Response) -> Response {
+    let mut res = if res.status().is_client_error() || res.status().is_server_error() {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            res
+        } else {
+            let status = res.status();
+            ApiError::new(status, status.canonical_reason().unwrap_or("Error")).into_response()
+        }
+    } else {
+        res
+    };
+    res.headers_mut().insert(
+        VERSION_HEADER.clone(),
+        HeaderValue::from_static(crate::JUPYTERHUB_VERSION),
+    );
+    res
+}
+
+/// A JSON response body.
+pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+/// Maps an unexpected apply outcome to the HTTP error upstream would give.
+pub fn outcome_error(o: Outcome) -> ApiError {
+    match o {
+        Outcome::NotFound(m) => ApiError::not_found(m),
+        Outcome::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+        Outcome::Invalid(m) | Outcome::AlreadyPending(m) => ApiError::bad_request(m),
+        Outcome::TooMany { message, .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, message),
+        Outcome::Ok | Outcome::Created(_) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome")
+        }
+    }
+}
+
+/// The API's routes as `api::router` registers them: every route goes through [`Routes::add`],
+/// which also records its method and full path, so that the OpenAPI drift test
+/// (`tests/api_openapi.rs`) can compare the document with what is really served.
+struct Routes {
+    prefix: String,
+    router: Router<Hub>,
+    table: Vec<(Method, String)>,
+}
+
+impl Routes {
+    /// Registers `handler` for `method` at `{hub prefix}{path}`.
+    fn add<H, T>(mut self, method: Method, path: &str, handler: H) -> Routes
+    where
+        H: Handler<T, Hub>,
+        T: 'static,
+    {
+        let full = format!("{}{path}", self.prefix);
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+        self.router = self.router.route(&full, on(filter, handler));
+        self.table.push((method, full));
+        self
+    }
+}
+
+/// Every route of the API listener, for a hub whose prefix is `hub_prefix` (`{base_url}hub/`).
+fn routes(hub_prefix: &str) -> Routes {
+    let doc = Bytes::from(
+        openapi::document(hub_prefix)
+            .to_json()
+            .expect("the OpenAPI document serializes"),
+    );
+    let r = Routes {
+        prefix: hub_prefix.to_string(),
+        router: Router::new(),
+        table: Vec::new(),
+    };
+    health::routes(r)
+        .add(Method::GET, "api/openapi.json", move || {
+            let doc = doc.clone();
+            async move { openapi::serve(doc) }
+        })
+        .add(Method::GET, "metrics", metrics::metrics)
+        .add(Method::GET, "api/metrics", metrics::api_metrics)
+        .add(Method::GET, "api/info", hub_info::info)
+        .add(Method::GET, "api/user", hub_info::whoami)
+        .add(Method::POST, "api/shutdown", hub_info::shutdown)
+        .add(Method::GET, "api/users", users::list)
+        .add(Method::POST, "api/users", users_write::create_many)
+        .add(Method::GET, "api/users/{name}", users::get_one)
+        .add(Method::POST, "api/users/{name}", users_write::create_one)
+        .add(Method::PATCH, "api/users/{name}", users_write::patch)
+        .add(Method::DELETE, "api/users/{name}", users_write::delete)
+        .add(Method::POST, "api/users/{name}/activity", activity::post)
+        .add(Method::GET, "api/users/{name}/tokens", tokens::list)
+        .add(Method::POST, "api/users/{name}/tokens", tokens::create)
+        .add(
+            Method::GET,
+            "api/users/{name}/tokens/{token_id}",
+            tokens::get_one,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/tokens/{token_id}",
+            tokens::delete,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/server",
+            server_ops::get_default,
+        )
+        .add(
+            Method::POST,
+            "api/users/{name}/server",
+            server_ops::start_default,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/server",
+            server_ops::stop_default,
+        )
+        .add(
+            Method::PUT,
+            "api/users/{name}/server",
+            server_ops::put_default,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/servers/{server_name}",
+            server_ops::get_named,
+        )
+        .add(
+            Method::POST,
+            "api/users/{name}/servers/{server_name}",
+            server_ops::start_named,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/servers/{server_name}",
+            server_ops::stop_named,
+        )
+        .add(
+            Method::PUT,
+            "api/users/{name}/servers/{server_name}",
+            server_ops::put_named,
+        )
+        .add(
+            Method::PATCH,
+            "api/users/{name}/servers/{server_name}",
+            server_ops::patch_named,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/servers/",
+            server_ops::get_empty,
+        )
+        .add(
+            Method::POST,
+            "api/users/{name}/servers/",
+            server_ops::start_empty,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/servers/",
+            server_ops::stop_empty,
+        )
+        .add(
+            Method::PUT,
+            "api/users/{name}/servers/",
+            server_ops::put_empty,
+        )
+        .add(
+            Method::PATCH,
+            "api/users/{name}/servers/",
+            server_ops::patch_empty,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/server/progress",
+            server_ops::progress_default,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/servers/{server_name}/progress",
+            server_ops::progress_named,
+        )
+        .add(Method::GET, "api/groups", groups::list)
+        .add(Method::POST, "api/groups", groups::create_many)
+        .add(Method::GET, "api/groups/{name}", groups::get_one)
+        .add(Method::POST, "api/groups/{name}", groups::create_one)
+        .add(Method::DELETE, "api/groups/{name}", groups::delete)
+        .add(
+            Method::POST,
+            "api/groups/{name}/users",
+            group_members::members,
+        )
+        .add(
+            Method::DELETE,
+            "api/groups/{name}/users",
+            group_members::members,
+        )
+        .add(
+            Method::PUT,
+            "api/groups/{name}/properties",
+            group_members::properties,
+        )
+        .add(Method::GET, "api/services", services::list)
+        .add(Method::GET, "api/services/{name}", services::get_one)
+        .add(Method::POST, "api/services/{name}", services::create)
+        .add(Method::DELETE, "api/services/{name}", services::delete)
+        .add(Method::GET, "api/proxy", proxy_routes::get)
+        .add(Method::POST, "api/proxy", proxy_routes::post)
+        .add(Method::PATCH, "api/proxy", proxy_routes::patch)
+}
+
+/// `(method, full path)` of every route `router` serves for this hub prefix, in axum's path
+/// syntax (`{name}`), which is also OpenAPI's.
+pub fn route_table(hub_prefix: &str) -> Vec<(Method, String)> {
+    routes(hub_prefix).table
+}
+
+/// The router for the API listener.
+pub fn router(hub: Hub) -> Router {
+    Router::new()
+        .merge(routes(&hub.hub_prefix()).router)
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            crate::web::session::api_cookie_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            crate::web::session::login_catch_up,
+        ))
+        .layer(axum::middleware::map_response(conventions))
+        .with_state(hub)
+}

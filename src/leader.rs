@@ -1,0 +1,232 @@
+//! Duties of the leader replica: make the replicated state match the configuration (admin
+//! users, services and their tokens, roles), purge expired tokens, and reconcile routes.
+//!
+//! Every duty is idempotent (set-to-value or create-if-absent), so a new leader simply runs
+//! them again; two leaders in quick succession cannot double-apply anything.
+
+use std::time::Duration;
+
+use rafthub_raft::command::{Command, NewUser, RoleAssignment, UserPatch};
+use rafthub_raft::state::model::{ClientKind, OAuthClient, Owner, Role, Service, Token, TokenHash};
+use rafthub_rbac::{self as rbac, ScopeRegistry};
+
+use crate::hub::Hub;
+use crate::hub_config::HubConfig;
+use crate::{secrets, timefmt};
+
+/// How often the leader re-checks everything even without a leadership change.
+const PERIOD: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigStateError {
+    #[error("role {role}: {message}")]
+    Role { role: String, message: String },
+}
+
+/// Checks the configured roles against the scope registry; run at start-up so a bad role is a
+/// start-up error, as upstream's `load_roles` makes it.
+pub fn validate_roles(cfg: &HubConfig, reg: &ScopeRegistry) -> Result<(), ConfigStateError> {
+    for r in &cfg.roles {
+        let role = rbac::Role {
+            name: r.name.clone(),
+            description: Some(r.description.clone()),
+            scopes: r.scopes.clone(),
+        };
+        rbac::validate_role(&role, reg).map_err(|e| ConfigStateError::Role {
+            role: r.name.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// The commands that bring the state in line with the config, given the current state.
+fn config_commands(hub: &Hub) -> Vec<Command> {
+    let cfg = &hub.cfg;
+    let st = hub.node.state();
+    let mut cmds = Vec::new();
+    if st.oauth_client("jupyterhub").is_none() {
+        cmds.push(Command::PutOAuthClient {
+            client: OAuthClient {
+                id: "jupyterhub".into(),
+                kind: ClientKind::Hub,
+                description: "JupyterHub".into(),
+                secret_hash: None,
+                redirect_uri: format!("{}oauth_callback", hub.hub_prefix()),
+                allowed_scopes: Vec::new(),
+            },
+        });
+    }
+    let missing: Vec<NewUser> = cfg
+        .admin_users
+        .iter()
+        .filter(|n| st.user(n).is_none())
+        .map(|n| NewUser {
+            name: n.clone(),
+            admin: true,
+            cookie_id: secrets::new_token(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        cmds.push(Command::CreateUsers {
+            users: missing,
+            skip_existing_ok: true,
+        });
+    }
+    for n in &cfg.admin_users {
+        if st.user(n).is_some_and(|u| !u.admin) {
+            cmds.push(Command::UpdateUser {
+                name: n.clone(),
+                patch: UserPatch {
+                    admin: Some(true),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    let services: Vec<Service> = cfg
+        .services
+        .iter()
+        .map(|s| Service {
+            name: s.name.clone(),
+            admin: s.admin,
+            url: s.url.clone(),
+            from_config: true,
+            roles: Default::default(),
+            display: s.display,
+            info: serde_json::json!({}),
+            oauth_client_id: None,
+            command: s.command.clone(),
+        })
+        .collect();
+    let differs = services.iter().any(|s| {
+        st.service(&s.name).is_none_or(|cur| {
+            cur.admin != s.admin || cur.url != s.url || cur.command != s.command || !cur.from_config
+        })
+    }) || st
+        .services()
+        .any(|s| s.from_config && !services.iter().any(|c| c.name == s.name));
+    if differs {
+        cmds.push(Command::SyncConfigServices { services });
+    }
+    let roles: Vec<RoleAssignment> = cfg
+        .roles
+        .iter()
+        .map(|r| RoleAssignment {
+            role: Role {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                scopes: r.scopes.clone(),
+                from_config: true,
+            },
+            users: r.users.clone(),
+            groups: r.groups.clone(),
+            services: r.services.clone(),
+        })
+        .collect();
+    let roles_differ = roles.iter().any(|a| {
+        st.role(&a.role.name)
+            .is_none_or(|cur| cur.scopes != a.role.scopes)
+            || a.users
+                .iter()
+                .any(|u| st.user(u).is_some_and(|x| !x.roles.contains(&a.role.name)))
+            || a.services.iter().any(|s| {
+                st.service(s)
+                    .is_some_and(|x| !x.roles.contains(&a.role.name))
+            })
+            || a.groups
+                .iter()
+                .any(|g| st.group(g).is_some_and(|x| !x.roles.contains(&a.role.name)))
+    }) || st
+        .roles()
+        .any(|r| r.from_config && !roles.iter().any(|a| a.role.name == r.name));
+    if roles_differ {
+        cmds.push(Command::SyncConfigRoles { roles });
+    }
+    cmds
+}
+
+/// Service tokens from the config that the state does not hold yet (hashed slowly: operator
+/// tokens may be weak).
+fn token_commands(hub: &Hub) -> Vec<Command> {
+    let st = hub.node.state();
+    let mut cmds = Vec::new();
+    for s in &hub.cfg.services {
+        let Ok(Some(secret)) = s.token() else {
+            continue;
+        };
+        if st.service(&s.name).is_none() {
+            continue; // created by the service sync first; next round adds the token
+        }
+        let owner = Owner::Service(s.name.clone());
+        let sha = secrets::sha256_hex(&secret);
+        let present = st
+            .tokens_with_prefix(secrets::prefix(&secret))
+            .any(|t| t.owner == owner && hub.verify_token(&secret, &sha, t));
+        if !present {
+            cmds.push(Command::CreateToken {
+                token: Token {
+                    id: 0,
+                    prefix: secrets::prefix(&secret).to_string(),
+                    hash: TokenHash::Slow(secrets::slow_hash(&secret)),
+                    owner,
+                    scopes: vec!["inherit".into()],
+                    note: "from config".into(),
+                    created: timefmt::now(),
+                    last_activity: None,
+                    expires_at: None,
+                    session_id: None,
+                    client_id: "jupyterhub".into(),
+                },
+            });
+        }
+    }
+    cmds
+}
+
+async fn run_duties(hub: &Hub, with_routes: bool) {
+    let mut cmds = config_commands(hub);
+    cmds.extend(token_commands(hub));
+    cmds.push(Command::PurgeExpired);
+    if with_routes {
+        cmds.extend(crate::reconcile::route_commands(
+            &hub.node.state(),
+            &hub.cfg.base_url,
+        ));
+    }
+    for cmd in cmds {
+        if let Err(e) = hub.node.write(cmd).await {
+            tracing::debug!(error = %e, "leader duty failed; will retry");
+            return;
+        }
+    }
+    // Service tokens need their service first: a second pass picks them up.
+    for cmd in token_commands(hub) {
+        if hub.node.write(cmd).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the duties whenever this replica becomes leader, then every [`PERIOD`].
+pub async fn run(hub: Hub) {
+    let mut metrics = hub.node.raft().metrics();
+    let mut was_leader = false;
+    let mut last = tokio::time::Instant::now();
+    let mut rounds: u64 = 0;
+    loop {
+        let leader = hub.node.is_leader() && hub.node.state().cluster_config().is_some();
+        if leader && (!was_leader || last.elapsed() >= PERIOD) {
+            // Routes are reconciled on every leader change and every tenth period (~5 min),
+            // like upstream's `last_activity_interval` check.
+            run_duties(&hub, !was_leader || rounds % 10 == 0).await;
+            last = tokio::time::Instant::now();
+            rounds += 1;
+        }
+        was_leader = leader;
+        let _ = tokio::time::timeout(Duration::from_secs(1), metrics.changed()).await;
+        if *hub.shutdown.borrow() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Login, signup and logout (contract §2.2, §7).
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use rafthub_raft::command::{Command, NewUser, UserPatch};
+
+use super::authenticator::{hash_password, Login};
+use super::cookies::{self, LOGIN_COOKIE, SESSION_COOKIE, XSRF_COOKIE};
+use super::pages::{found, render, safe_next, Page};
+use crate::api::names::{normalize_username, valid_username};
+use crate::hub::Hub;
+use crate::{secrets, timefmt};
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(f: &'a [(String, String)], k: &str) -> &'a str {
+    f.iter()
+        .rev()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn next_param(rq: Option<&str>) -> Option<String> {
+    rq.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+pub async fn login_page(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    RawQuery(rq): RawQuery,
+) -> Response {
+    let next = next_param(rq.as_deref());
+    if hub.cookie_user(&headers).is_some() {
+        return found(&safe_next(&hub, next.as_deref())).into_response();
+    }
+    let page = Page::new(&hub, &headers, None);
+    render(
+        &hub,
+        page,
+        "login.html",
+        StatusCode::OK,
+        context! { next => next.unwrap_or_default(), username => "", error => "", signup => hub.auth.signup_allowed(), login_url => hub.auth.login_url() },
+    )
+}
+
+/// Logs `name` in: the signed login cookie (its cookie id), redirect to `next`.
+fn logged_in(hub: &Hub, page: &Page, cookie_id: &str, next: &str) -> Response {
+    let Some(secret) = hub.cookie_secret() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cluster is not initialized yet",
+        )
+            .into_response();
+    };
+    let signed = cookies::sign(&secret, LOGIN_COOKIE, cookie_id, timefmt::now() / 1_000_000);
+    let mut res = found(next).into_response();
+    let age = cookies::MAX_AGE_DAYS * 86_400;
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookies::set(LOGIN_COOKIE, &signed, &hub.hub_prefix(), true, Some(age)),
+    );
+    page.set_session_cookies(hub, h);
+    res
+}
+
+pub async fn login_submit(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    RawQuery(rq): RawQuery,
+    body: Bytes,
+) -> Response {
+    let f = form(&body);
+    let next = safe_next(&hub, next_param(rq.as_deref()).as_deref());
+    let page = Page::new(&hub, &headers, None);
+    let username = field(&f, "username").to_string();
+    let denied = |msg: &str| {
+        render(
+            &hub,
+            page.clone(),
+            "login.html",
+            StatusCode::FORBIDDEN,
+            context! { next => next.clone(), username => username.clone(), error => msg, signup => hub.auth.signup_allowed(), login_url => hub.auth.login_url() },
+        )
+    };
+    if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {
+        return denied("Your session expired; please try again.");
+    }
+    let (name, create) = match hub
+        .auth
+        .authenticate(&hub, &username, field(&f, "password"))
+        .await
+    {
+        Login::Accepted { name, create } => (name, create),
+        Login::Denied(m) => return denied(&m),
+    };
+    if create && hub.node.state().user(&name).is_none() {
+        let cmd = Command::CreateUsers {
+            users: vec![NewUser {
+                name: name.clone(),
+                admin: false,
+                cookie_id: secrets::new_token(),
+            }],
+            skip_existing_ok: true,
+        };
+        if let Err(e) = hub.node.write(cmd).await {
+            return denied(&e.to_string());
+        }
+    }
+    let cookie_id = hub.node.state().user(&name).map(|u| u.cookie_id.clone());
+    match cookie_id {
+        Some(c) => logged_in(&hub, &page, &c, &next),
+        None => denied("Invalid username or password"),
+    }
+}
+
+/// Whether `name` may sign up: signup is open, or it is a configured admin without password.
+fn may_sign_up(hub: &Hub, name: &str) -> bool {
+    if hub.auth.kind() != "native" {
+        return false;
+    }
+    let st = hub.node.state();
+    let has_password = st.user(name).is_some_and(|u| u.password_hash.is_some());
+    !has_password && (hub.auth.signup_allowed() || hub.cfg.admin_users.iter().any(|a| a == name))
+}
+
+pub async fn signup_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    let page = Page::new(&hub, &headers, None);
+    render(
+        &hub,
+        page,
+        "signup.html",
+        StatusCode::OK,
+        context! { username => "", error => "", min_length => hub.auth_cfg.min_password_length },
+    )
+}
+
+pub async fn signup_submit(State(hub): State<Hub>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    let page = Page::new(&hub, &headers, None);
+    let name = normalize_username(field(&f, "username").trim());
+    let password = field(&f, "password");
+    let min = hub.auth_cfg.min_password_length;
+    let fail = |msg: String| {
+        render(
+            &hub,
+            page.clone(),
+            "signup.html",
+            StatusCode::BAD_REQUEST,
+            context! { username => name.clone(), error => msg, min_length => min },
+        )
+    };
+    if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {
+        return fail("Your session expired; please try again.".into());
+    }
+    if !valid_username(&name) {
+        return fail(format!("Invalid username: {name}"));
+    }
+    if password.chars().count() < min {
+        return fail(format!("The password must have at least {min} characters."));
+    }
+    if !may_sign_up(&hub, &name) {
+        return fail("Signup is not available for this username.".into());
+    }
+    let pw = password.to_string();
+    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || hash_password(&pw)).await else {
+        return fail("Could not hash the password.".into());
+    };
+    let create = Command::CreateUsers {
+        users: vec![NewUser {
+            name: name.clone(),
+            admin: false,
+            cookie_id: secrets::new_token(),
+        }],
+        skip_existing_ok: true,
+    };
+    let set = Command::UpdateUser {
+        name: name.clone(),
+        patch: UserPatch {
+            password_hash: Some(Some(hash)),
+            ..Default::default()
+        },
+    };
+    for cmd in [create, set] {
+        if let Err(e) = hub.node.write(cmd).await {
+            return fail(e.to_string());
+        }
+    }
+    let cookie_id = hub
+        .node
+        .state()
+        .user(&name)
+        .map(|u| u.cookie_id.clone())
+        .unwrap_or_default();
+    logged_in(
+        &hub,
+        &page,
+        &cookie_id,
+        &format!("{}home", hub.hub_prefix()),
+    )
+}
+
+/// Clears the hub cookies and revokes every token of the browser session (the OAuth tokens
+/// its servers hold), on every replica.
+pub async fn logout(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    if let Some(sid) = cookies::get(&headers, SESSION_COOKIE) {
+        let _ = hub
+            .node
+            .write(Command::RevokeSession {
+                session_id: sid.to_string(),
+            })
+            .await;
+    }
+    let mut res = found(&format!("{}login", hub.hub_prefix())).into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(LOGIN_COOKIE, &hub.hub_prefix()),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(SESSION_COOKIE, &hub.cfg.base_url),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(XSRF_COOKIE, &hub.hub_prefix()),
+    );
+    res
+}

@@ -1,0 +1,286 @@
+//! Server-rendered pages (contract §7) and the helpers every page shares: the session cookie,
+//! the XSRF token, rendering, safe redirects.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use minijinja::{context, Value as Ctx};
+use rafthub_rbac::{Builtin, Resource};
+
+use super::cookies::{self, SESSION_COOKIE, XSRF_COOKIE};
+use super::session::CookieUser;
+use super::templates;
+use crate::api::names::quote_name;
+use crate::hub::Hub;
+use crate::secrets;
+
+/// Per-request page state: the browser session (created on first visit) and its user.
+#[derive(Clone)]
+pub struct Page {
+    pub session_id: String,
+    new_session: bool,
+    pub user: Option<CookieUser>,
+}
+
+impl Page {
+    pub fn new(hub: &Hub, headers: &HeaderMap, user: Option<CookieUser>) -> Page {
+        let user = user.or_else(|| hub.cookie_user(headers));
+        match cookies::get(headers, SESSION_COOKIE).filter(|s| !s.is_empty() && s.len() <= 64) {
+            Some(s) => Page {
+                session_id: s.to_string(),
+                new_session: false,
+                user,
+            },
+            None => Page {
+                session_id: secrets::new_token(),
+                new_session: true,
+                user,
+            },
+        }
+    }
+
+    pub fn xsrf(&self, hub: &Hub) -> String {
+        hub.cookie_secret()
+            .map(|k| cookies::xsrf_token(&k, &self.session_id))
+            .unwrap_or_default()
+    }
+
+    pub fn xsrf_matches(&self, hub: &Hub, presented: &str) -> bool {
+        !self.new_session
+            && hub
+                .cookie_secret()
+                .is_some_and(|k| cookies::xsrf_ok(&k, &self.session_id, presented))
+    }
+
+    /// Sets the session id and XSRF cookies when this request started the session.
+    pub fn set_session_cookies(&self, hub: &Hub, h: &mut axum::http::HeaderMap) {
+        if self.new_session {
+            h.append(
+                header::SET_COOKIE,
+                cookies::set(
+                    SESSION_COOKIE,
+                    &self.session_id,
+                    &hub.cfg.base_url,
+                    false,
+                    None,
+                ),
+            );
+        }
+        h.append(
+            header::SET_COOKIE,
+            cookies::set(XSRF_COOKIE, &self.xsrf(hub), &hub.hub_prefix(), false, None),
+        );
+    }
+}
+
+/// Renders a template with the base context.
+pub fn render(hub: &Hub, page: Page, template: &str, status: StatusCode, ctx: Ctx) -> Response {
+    let base = context! {
+        hub_prefix => hub.hub_prefix(),
+        base_url => hub.cfg.base_url.clone(),
+        xsrf => page.xsrf(hub),
+        user => page.user.as_ref().map(|u| u.name.clone()),
+        admin => page.user.as_ref().is_some_and(|u| u.admin),
+        title => template.trim_end_matches(".html").replace('_', " "),
+    };
+    let html = templates::env()
+        .get_template(template)
+        .and_then(|t| t.render(context! { ..ctx, ..base }));
+    let mut res = match html {
+        Ok(h) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            h,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("template error: {e}"),
+        )
+            .into_response(),
+    };
+    page.set_session_cookies(hub, res.headers_mut());
+    res
+}
+
+/// An HTML error page (also the proxy's error target).
+pub fn error_page(hub: &Hub, status: StatusCode, message: &str, _user: Option<&str>) -> Response {
+    let page = Page {
+        session_id: String::new(),
+        new_session: false,
+        user: None,
+    };
+    let mut res = render(
+        hub,
+        page,
+        "error.html",
+        status,
+        context! { status => status.as_u16(), reason => status.canonical_reason().unwrap_or(""), message => message },
+    );
+    // No session here: keep the browser's XSRF cookie (a token for no session would replace it).
+    res.headers_mut().remove(header::SET_COOKIE);
+    res
+}
+
+/// `next` if it is a local path (never an open redirect), else the home page.
+pub fn safe_next(hub: &Hub, next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => format!("{}home", hub.hub_prefix()),
+    }
+}
+
+fn login_redirect(hub: &Hub, next: &str) -> Response {
+    let n: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    found(&format!("{}login?next={n}", hub.hub_prefix())).into_response()
+}
+
+pub async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, ty) = match file.as_str() {
+        "style.css" => (templates::STYLE_CSS, "text/css; charset=utf-8"),
+        "app.js" => (templates::APP_JS, "application/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, ty),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `{base}` → `{hub}`; `{hub}` → the user's server if running, else home (or login).
+pub async fn root(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    let Some(u) = hub.cookie_user(&headers) else {
+        return login_redirect(&hub, &hub.hub_prefix());
+    };
+    let ready = hub
+        .node
+        .state()
+        .user(&u.name)
+        .and_then(|x| x.servers.get(""))
+        .is_some_and(|s| s.ready());
+    if ready {
+        found(&hub.user_url(&u.name)).into_response()
+    } else {
+        found(&format!("{}home", hub.hub_prefix())).into_response()
+    }
+}
+
+pub async fn base_root(State(hub): State<Hub>) -> Response {
+    found(&hub.hub_prefix()).into_response()
+}
+
+pub async fn home(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    let Some(u) = hub.cookie_user(&headers) else {
+        return login_redirect(&hub, &format!("{}home", hub.hub_prefix()));
+    };
+    let (default, named) = {
+        let st = hub.node.state();
+        let Some(user) = st.user(&u.name) else {
+            return login_redirect(&hub, &hub.hub_prefix());
+        };
+        let d = user.servers.get("");
+        let default = context! {
+            active => d.is_some_and(|s| s.active()),
+            pending => d.and_then(|s| s.pending()),
+            url => hub.user_url(&u.name),
+        };
+        let named: Vec<Ctx> = user
+            .servers
+            .values()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| {
+                context! {
+                    name => s.name.clone(), display_name => s.display_name.clone(), ready => s.ready(),
+                    pending => s.pending(), url => hub.server_prefix(&u.name, &s.name),
+                    last_activity => s.last_activity.map(crate::timefmt::iso),
+                }
+            })
+            .collect();
+        (default, named)
+    };
+    let name = u.name.clone();
+    let page = Page::new(&hub, &headers, Some(u));
+    render(
+        &hub,
+        page,
+        "home.html",
+        StatusCode::OK,
+        context! { default => default, named => named, allow_named => hub.cfg.allow_named_servers, user_quoted => quote_name(&name) },
+    )
+}
+
+pub async fn token_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    let Some(u) = hub.cookie_user(&headers) else {
+        return login_redirect(&hub, &format!("{}token", hub.hub_prefix()));
+    };
+    let page = Page::new(&hub, &headers, Some(u));
+    render(&hub, page, "token.html", StatusCode::OK, context! {})
+}
+
+pub async fn admin_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    let Some(caller) = hub.cookie_caller(&headers) else {
+        return login_redirect(&hub, &format!("{}admin", hub.hub_prefix()));
+    };
+    let allowed = {
+        let st = hub.node.state();
+        crate::api::auth::holds(&caller, &st, Builtin::AdminUi, Resource::Global)
+    };
+    if !allowed {
+        return error_page(
+            &hub,
+            StatusCode::FORBIDDEN,
+            "The admin page needs the admin-ui scope.",
+            None,
+        );
+    }
+    let page = Page::new(&hub, &headers, None);
+    render(&hub, page, "admin.html", StatusCode::OK, context! {})
+}
+
+/// `{hub}error/<code>`: the proxy's error target.
+pub async fn error_code(
+    State(hub): State<Hub>,
+    Path(code): Path<u16>,
+    RawQuery(rq): RawQuery,
+) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+    let url = rq
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "url")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default();
+    let msg = match code {
+        404 => format!("No route for {url}"),
+        503 => format!("The server at {url} is not responding."),
+        _ => format!("Error while proxying {url}"),
+    };
+    error_page(&hub, status, &msg, None)
+}
+
+/// A 302 Found redirect, as upstream's handlers answer (axum's `Redirect::to` is a 303).
+pub fn found(to: &str) -> Redirect302 {
+    Redirect302(to.to_string())
+}
+
+/// See [`found`].
+pub struct Redirect302(String);
+
+impl IntoResponse for Redirect302 {
+    fn into_response(self) -> Response {
+        with_location(StatusCode::FOUND.into_response(), &self.0)
+    }
+}
+
+/// Sets `Location` on a response (used by redirects that must keep a custom status).
+pub fn with_location(mut res: Response, to: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}

@@ -1,0 +1,241 @@
+//! Groups, services, proxy routes, info, health and shutdown.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{check_error, check_status, Hubs};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t10_groups_members_properties_and_group_scopes() {
+    let h = Hubs::start(3).await;
+    check_status(
+        &h.call(
+            0,
+            Method::POST,
+            "/users",
+            Some(json!({"usernames": ["ann", "ben"]})),
+        )
+        .await,
+        201,
+    );
+    let g = h
+        .call(
+            1,
+            Method::POST,
+            "/groups/physics",
+            Some(json!({"users": ["ann"]})),
+        )
+        .await;
+    check_status(&g, 201);
+    assert_eq!(g.1["users"], json!(["ann"]));
+    check_error(
+        &h.call(2, Method::POST, "/groups/physics", None).await,
+        409,
+        Some("already exists"),
+    );
+    check_error(
+        &h.call(
+            2,
+            Method::POST,
+            "/groups",
+            Some(json!({"groups": ["x"], "users": ["ghost"]})),
+        )
+        .await,
+        400,
+        Some("No such user: ghost"),
+    );
+    let g = h
+        .call(
+            2,
+            Method::POST,
+            "/groups/physics/users",
+            Some(json!({"users": ["ben"]})),
+        )
+        .await;
+    assert_eq!(g.1["users"], json!(["ann", "ben"]));
+    let g = h
+        .call(
+            0,
+            Method::PUT,
+            "/groups/physics/properties",
+            Some(json!({"gpu": true})),
+        )
+        .await;
+    check_status(&g, 200);
+    assert_eq!(g.1["properties"], json!({"gpu": true}));
+    check_error(
+        &h.call(
+            0,
+            Method::PUT,
+            "/groups/physics/properties",
+            Some(json!([1])),
+        )
+        .await,
+        400,
+        None.or(Some("dict")),
+    );
+    let lin = h
+        .call(
+            1,
+            Method::GET,
+            "/groups/physics?consistency=linearizable",
+            None,
+        )
+        .await;
+    assert_eq!(lin.1["properties"], json!({"gpu": true}));
+    let u = h.call(2, Method::GET, "/users/ann", None).await;
+    assert_eq!(u.1["groups"], json!(["physics"]));
+    let list = h.call(0, Method::GET, "/groups", None).await;
+    assert_eq!(list.1.as_array().unwrap().len(), 1);
+    let g = h
+        .call(
+            1,
+            Method::DELETE,
+            "/groups/physics/users",
+            Some(json!({"users": ["ann"]})),
+        )
+        .await;
+    assert_eq!(g.1["users"], json!(["ben"]));
+    assert_eq!(
+        h.call(2, Method::DELETE, "/groups/physics", None).await.0,
+        204
+    );
+    check_error(
+        &h.call(0, Method::GET, "/groups/physics", None).await,
+        404,
+        Some("No such group"),
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t11_services_runtime_and_config() {
+    let h = Hubs::start(3).await;
+    let list = h.call(0, Method::GET, "/services", None).await;
+    check_status(&list, 200);
+    assert_eq!(
+        list.1["admin-service"]["admin"], false,
+        "upstream reports admin false here"
+    );
+    check_error(
+        &h.call(1, Method::DELETE, "/services/admin-service", None)
+            .await,
+        405,
+        Some("not modifiable at runtime"),
+    );
+    let s = h
+        .call(
+            1,
+            Method::POST,
+            "/services/runtime",
+            Some(json!({"url": "http://127.0.0.1:9999", "api_token": "runtime-token-123"})),
+        )
+        .await;
+    check_status(&s, 201);
+    let me = h
+        .call_as(2, "runtime-token-123", Method::GET, "/user", None)
+        .await;
+    check_status(&me, 200);
+    assert_eq!(me.1["kind"], "service");
+    check_error(
+        &h.call(
+            0,
+            Method::POST,
+            "/services/managed",
+            Some(json!({"command": ["sleep", "1"]})),
+        )
+        .await,
+        400,
+        Some("Can not create managed service"),
+    );
+    check_error(
+        &h.call(0, Method::POST, "/services/runtime", Some(json!({})))
+            .await,
+        409,
+        Some("already exists"),
+    );
+    check_status(
+        &h.call(2, Method::DELETE, "/services/runtime", None).await,
+        200,
+    );
+    check_error(
+        &h.call(0, Method::GET, "/services/runtime", None).await,
+        404,
+        Some("No such service"),
+    );
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t12_info_health_readiness_proxy_and_shutdown() {
+    let mut h = Hubs::start(3).await;
+    let info = h.call(0, Method::GET, "/info", None).await;
+    check_status(&info, 200);
+    assert_eq!(info.1["version"], rafthub::JUPYTERHUB_VERSION);
+    let root = h.http.get(format!("{}/", h.api(1))).send().await.unwrap();
+    assert_eq!(root.status(), 200);
+    assert_eq!(root.headers()["access-control-allow-origin"], "*");
+    let health = h
+        .http
+        .head(format!("http://{}/hub/health", h.nodes[2].cfg.listen.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = h
+        .http
+        .get(format!("http://{}/hub/readyz", h.nodes[2].cfg.listen.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let text = ready.text().await.unwrap();
+    assert!(
+        text.contains("[+] leader known") && text.contains("[+] applied up to the leader's commit"),
+        "{text}"
+    );
+    let routes = h.call(0, Method::GET, "/proxy", None).await;
+    check_status(&routes, 200);
+    assert!(routes.1.is_object());
+    check_status(&h.call(0, Method::POST, "/proxy", None).await, 200);
+    check_error(
+        &h.call(0, Method::PATCH, "/proxy", None).await,
+        400,
+        None.or(Some("dict")),
+    );
+    // The public port serves the hub through the proxy's default route.
+    let via_proxy = h
+        .http
+        .get(format!("{}/hub/api/", h.public(1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_proxy.status(), 200);
+    check_error(
+        &h.call(
+            1,
+            Method::POST,
+            "/shutdown",
+            Some(json!({"servers": "maybe"})),
+        )
+        .await,
+        400,
+        Some("must be true or false"),
+    );
+    let s = h.call(1, Method::POST, "/shutdown", None).await;
+    check_status(&s, 202);
+    assert_eq!(s.1["message"], "Shutting down Hub");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        h.http.get(format!("{}/", h.api(1))).send().await.is_err(),
+        "replica 2 stopped"
+    );
+    // The others keep serving and still accept writes.
+    check_status(
+        &h.call(0, Method::POST, "/users/after-shutdown", None).await,
+        201,
+    );
+    h.stop(1).await;
+    h.shutdown().await;
+}
