@@ -169,14 +169,24 @@ pub async fn start(
             .ok_or_else(|| ApiError::bare(StatusCode::NOT_FOUND))?;
     }
     let (display_name, user_options) = server_body(json_body(body, hub.cfg.max_body_bytes).await?)?;
+    // Upstream: a display name in the body replaces the server's; a new named server
+    // without one is named after itself; an existing one keeps its own.
     let display_name = if server.is_empty() {
         None
     } else {
-        let dn = display_name
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| server.clone());
+        let given = display_name.filter(|d| !d.is_empty());
+        let dn = given.clone().unwrap_or_else(|| server.clone());
         hub.check_named(&user, &server, &dn, true)?;
-        Some(dn)
+        let exists = {
+            let st = hub.node.state();
+            st.user(&user)
+                .is_some_and(|u| u.servers.contains_key(&server))
+        };
+        if exists {
+            given
+        } else {
+            Some(dn)
+        }
     };
     let pending = {
         let st = hub.node.state();
