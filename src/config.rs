@@ -46,6 +46,8 @@ pub struct ProxySection {
     pub tls_key: Option<PathBuf>,
     /// Upstream request timeout; none by default (kernels are long-lived).
     pub request_timeout_ms: Option<u64>,
+    /// Idle upstream connections kept per target (default 1024); idle ones close after 60 s.
+    pub upstream_max_idle_per_host: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -146,6 +146,10 @@ fn proxy_config(cfg: &Config, hub: &Hub, local: LocalHandler) -> ProxyConfig {
         local_hub: Some(local),
         error_target: Some(format!("{api}{}error", hub.hub_prefix())),
         request_timeout: cfg.proxy.request_timeout_ms.map(Duration::from_millis),
+        upstream_max_idle_per_host: cfg
+            .proxy
+            .upstream_max_idle_per_host
+            .unwrap_or(ProxyConfig::default().upstream_max_idle_per_host),
         tls: match (&cfg.proxy.tls_cert, &cfg.proxy.tls_key) {
             (Some(c), Some(k)) => Some(rafthub_proxy::TlsConfig::new(c, k)),
             _ => None,

@@ -26,6 +26,40 @@ async fn keep_alive_reuses_upstream_connections() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_do_not_churn_upstream_connections() {
+    // 64 clients in lock step: each round needs 64 upstream connections at once. Every
+    // connection over the idle cap is closed after its response and reopened in the next
+    // round; the default cap must hold that concurrency.
+    let backend = http_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    let addr = p.addr;
+    let round = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let round = round.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    round.wait().await;
+                    assert_eq!(get(addr, "/user/a/x").await.status, StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.expect("client");
+    }
+    // A connection returns to the pool just after its response reaches the client, so a
+    // few extra connections are possible; a churning pool opens hundreds.
+    let accepted = backend.accepted_conns();
+    assert!(
+        accepted <= 128,
+        "20 rounds of 64 concurrent requests opened {accepted} upstream connections"
+    );
+}
+
 #[tokio::test]
 async fn removing_a_route_closes_its_pooled_connections() {
     let backend = http_echo().await;
