@@ -29,23 +29,32 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 pub(crate) type UpstreamClient = Client<UpstreamConnector, ProxyBody>;
 
+/// The client for websocket upgrades and error pages; plain requests go through
+/// [`crate::upstream::Upstreams`].
 pub(crate) fn build_client(table: RouteTable, cfg: &ProxyConfig) -> UpstreamClient {
-    let mut http = HttpConnector::new();
-    http.set_nodelay(true);
-    http.enforce_http(true);
-    http.set_connect_timeout(cfg.connect_timeout);
-    http.set_keepalive(Some(std::time::Duration::from_secs(60)));
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(cfg.upstream_idle_timeout)
         .pool_max_idle_per_host(cfg.upstream_max_idle_per_host)
         .pool_timer(TokioTimer::new())
-        .build(UpstreamConnector { http, table })
+        .build(UpstreamConnector::new(table, cfg))
 }
 
+/// Opens upstream TCP connections whose sockets fail once their target leaves the table.
 #[derive(Clone)]
 pub(crate) struct UpstreamConnector {
     http: HttpConnector,
     table: RouteTable,
+}
+
+impl UpstreamConnector {
+    pub(crate) fn new(table: RouteTable, cfg: &ProxyConfig) -> Self {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(true);
+        http.set_connect_timeout(cfg.connect_timeout);
+        http.set_keepalive(Some(std::time::Duration::from_secs(60)));
+        UpstreamConnector { http, table }
+    }
 }
 
 type ConnectFuture =

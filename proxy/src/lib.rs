@@ -48,6 +48,7 @@ mod server;
 mod table;
 mod tls;
 pub mod trie;
+mod upstream;
 mod websocket;
 
 pub use activity::{format_iso, parse_iso, ActivityRecord, DEBOUNCE_MS};

@@ -18,6 +18,7 @@ use crate::path::normalize_path;
 use crate::route::{RouteError, Target};
 use crate::table::RouteTable;
 use crate::tls::{TlsError, TlsReloader};
+use crate::upstream::Upstreams;
 use crate::websocket;
 
 /// Why a [`Proxy`] could not be built.
@@ -42,6 +43,7 @@ struct Inner {
     /// `error_target` with a guaranteed trailing slash, as CHP does.
     error_target: Option<String>,
     client: UpstreamClient,
+    upstreams: Upstreams,
     metrics: Metrics,
     tls: Option<Arc<TlsReloader>>,
 }
@@ -65,12 +67,14 @@ impl Proxy {
             None => None,
         };
         let client = build_client(table.clone(), &cfg);
+        let upstreams = Upstreams::new(table.clone(), &cfg);
         Ok(Proxy {
             inner: Arc::new(Inner {
                 table,
                 cfg,
                 error_target,
                 client,
+                upstreams,
                 metrics: Metrics::new(),
                 tls,
             }),
@@ -204,28 +208,25 @@ impl Proxy {
         *upstream_req.version_mut() = Version::HTTP_11;
 
         let started = Instant::now();
-        let sending = self.inner.client.request(upstream_req);
-        let result = match self.inner.cfg.request_timeout {
-            Some(limit) => match tokio::time::timeout(limit, sending).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err(format!("no response within {limit:?}")),
-            },
-            None => sending.await.map_err(|e| e.to_string()),
+        let Some(client_upgrade) = client_upgrade else {
+            let sent = self.with_timeout(self.inner.upstreams.request(upstream_req));
+            return match sent.await {
+                Ok(resp) => {
+                    self.inner.metrics.upstream_latency(started.elapsed());
+                    finish(resp, cell)
+                }
+                Err(e) => self.upstream_failed(&route, &raw_url, &e, ws).await,
+            };
         };
-        let resp = match result {
+        let resp = match self
+            .with_timeout(self.inner.client.request(upstream_req))
+            .await
+        {
             Ok(resp) => resp,
-            Err(e) => {
-                tracing::warn!(target = route.target(), url = %raw_url, error = %e, "upstream failed");
-                return self
-                    .error_response(StatusCode::SERVICE_UNAVAILABLE, ws, &raw_url)
-                    .await;
-            }
+            Err(e) => return self.upstream_failed(&route, &raw_url, &e, ws).await,
         };
         self.inner.metrics.upstream_latency(started.elapsed());
-
-        if let (Some(client_upgrade), StatusCode::SWITCHING_PROTOCOLS) =
-            (client_upgrade, resp.status())
-        {
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return websocket::tunnel(
                 client_upgrade,
                 resp,
@@ -234,16 +235,50 @@ impl Proxy {
                 self.inner.metrics.clone(),
             );
         }
-        let status = resp.status();
-        // Only successful responses count (CHP: floods of 3xx/4xx/5xx must not
-        // make a route look active).
-        let ok = status.as_u16() < 300;
-        if ok {
-            cell.touch();
-        }
-        let (mut parts, incoming) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        parts.version = Version::HTTP_11;
-        Response::from_parts(parts, tracked(incoming, ok.then_some(cell)))
+        finish(resp, cell)
     }
+
+    /// Awaits an upstream response head within `request_timeout`, if one is set.
+    async fn with_timeout<B, E: std::fmt::Display>(
+        &self,
+        sending: impl std::future::Future<Output = Result<Response<B>, E>>,
+    ) -> Result<Response<B>, String> {
+        match self.inner.cfg.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, sending).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no response within {limit:?}")),
+            },
+            None => sending.await.map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn upstream_failed(
+        &self,
+        route: &crate::RouteInfo,
+        raw_url: &str,
+        error: &str,
+        ws: bool,
+    ) -> Response<ProxyBody> {
+        tracing::warn!(target = route.target(), url = %raw_url, %error, "upstream failed");
+        self.error_response(StatusCode::SERVICE_UNAVAILABLE, ws, raw_url)
+            .await
+    }
+}
+
+/// The upstream's response as the client gets it: hop-by-hop headers dropped, HTTP/1.1,
+/// and its body counted as activity only when the status is below 300 (CHP: floods of
+/// 3xx/4xx/5xx must not make a route look active).
+fn finish<B>(resp: Response<B>, cell: Arc<crate::activity::ActivityCell>) -> Response<ProxyBody>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin + Send + Sync + 'static,
+    B::Error: Into<crate::client::BoxError>,
+{
+    let ok = resp.status().as_u16() < 300;
+    if ok {
+        cell.touch();
+    }
+    let (mut parts, incoming) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, tracked(incoming, ok.then_some(cell)))
 }

@@ -130,3 +130,74 @@ async fn replace_all_keeps_unchanged_routes_pooled() {
     assert_eq!(a.open_conns(), 1, "kept route's connection still pooled");
     assert_eq!(p.table.get("/user/a").expect("kept").data()["v"], 2);
 }
+
+/// A backend that answers each request on a connection with `reply`, then (after
+/// `close_after` replies) closes the connection itself.
+async fn raw_backend(reply: &'static str, close_after: usize) -> support::backend::Backend {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    support::backend::spawn_backend(move |mut stream, guard| async move {
+        let _guard = guard;
+        let mut buf = vec![0u8; 8192];
+        for _ in 0..close_after {
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            if stream.write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn empty_bodies_return_their_connection_to_the_pool() {
+    // A 204 body is never polled by the server side; the connection must still be reused.
+    let backend = raw_backend("HTTP/1.1 204 No Content\r\n\r\n", 100).await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    for _ in 0..10 {
+        assert_eq!(
+            get(p.addr, "/user/a/x").await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    assert_eq!(backend.accepted_conns(), 1);
+}
+
+#[tokio::test]
+async fn connections_the_upstream_closed_are_not_reused() {
+    // Keep-alive replies, but the upstream closes each connection after one of them.
+    let backend = raw_backend("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1).await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    let p = start_proxy(table, ProxyConfig::default()).await;
+    for _ in 0..5 {
+        let r = get(p.addr, "/user/a/x").await;
+        assert_eq!(r.status, StatusCode::OK);
+        // Let the close arrive, so the pooled connection is dead when it is next picked.
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    assert_eq!(backend.accepted_conns(), 5);
+    let closing = raw_backend(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        1,
+    )
+    .await;
+    p.table
+        .upsert(route("/user/b/", &target(closing.addr), json!({})));
+    for _ in 0..3 {
+        assert_eq!(get(p.addr, "/user/b/x").await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        closing.accepted_conns(),
+        3,
+        "a closing connection is never pooled"
+    );
+}
