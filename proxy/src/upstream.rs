@@ -67,7 +67,7 @@ struct Lease {
 
 enum SendError {
     /// Not written to the connection: safe to send elsewhere.
-    NotSent(Request<ProxyBody>, hyper::Error),
+    NotSent(Box<Request<ProxyBody>>, hyper::Error),
     Failed(hyper::Error),
 }
 
@@ -114,7 +114,7 @@ impl Upstreams {
                     }))
                 }
                 // A pooled connection that had closed meanwhile: try the next.
-                Err(SendError::NotSent(r, _)) if reused => req = r,
+                Err(SendError::NotSent(r, _)) if reused => req = *r,
                 Err(SendError::NotSent(_, e) | SendError::Failed(e)) => return Err(e.into()),
             }
         }
@@ -142,12 +142,6 @@ impl Upstreams {
             since: Instant::now(),
             pool: Arc::downgrade(&self.inner),
         })
-    }
-
-    /// Idle connections held now (for tests and metrics).
-    #[cfg(test)]
-    pub(crate) fn idle_count(&self) -> usize {
-        self.inner.idle.lock().values().map(Vec::len).sum()
     }
 }
 
@@ -180,7 +174,7 @@ impl Lease {
         })
         .await;
         if let Err(e) = ready {
-            return Err(SendError::NotSent(req, e));
+            return Err(SendError::NotSent(Box::new(req), e));
         }
         let mut sending = std::pin::pin!(self.send.try_send_request(req));
         let res = poll_fn(|cx| {
@@ -189,7 +183,7 @@ impl Lease {
         })
         .await;
         res.map_err(|mut e| match e.take_message() {
-            Some(req) => SendError::NotSent(req, e.into_error()),
+            Some(req) => SendError::NotSent(Box::new(req), e.into_error()),
             None => SendError::Failed(e.into_error()),
         })
     }
