@@ -89,6 +89,38 @@ async fn t20_leader_loss_elects_a_new_leader_that_accepts_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t21_after_a_leader_crash_a_follower_stands_once_the_lease_is_over() {
+    // Election timeout 1,000-1,200 ms: openraft's timers alone stand a follower after the
+    // lease (1,200 ms since the leader's last message) plus at least 1,000 ms more. The
+    // follower with the longest log (the lowest id on a tie) stands once the lease and one
+    // heartbeat are over (`prompt_elect`).
+    let (min, max, hb) = (1000, 1200, 100);
+    for round in 0..2 {
+        let mut c = TestCluster::start_timed(3, (min, max, hb)).await;
+        let leader = c.wait_leader(&[0, 1, 2], T).await;
+        assert_created(
+            &c.node(leader)
+                .write(create_user(&format!("before-{round}")))
+                .await
+                .expect("write"),
+        );
+        c.wait_applied_all(c.max_applied(), T).await;
+        let rest: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+        c.kill(leader).await;
+        let started = tokio::time::Instant::now();
+        let new_leader = c.wait_leader(&rest, T).await;
+        let took = started.elapsed();
+        assert_eq!(new_leader, rest[0], "equal logs: the lower id stands");
+        assert!(
+            took < Duration::from_millis(max + min / 2 + 2 * hb),
+            "a new leader after {took:?}; openraft's timers alone need over {}ms",
+            max + min - hb
+        );
+        c.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t30_minority_cannot_commit_and_healed_partition_converges() {
     let c = TestCluster::start(5).await;
     let all = [0usize, 1, 2, 3, 4];

@@ -84,11 +84,11 @@ include-path-regex = "/services/\\\\{{name\\\\}}"
 parameters = {{ "path.name" = {{ dictionary = "services", probability = 0.5 }} }}
 
 # A server's DELETE stops it and keeps it (only `{{"remove": true}}` deletes a named one), and
-# GET answers a stopped server with 200, as upstream 6.x does; `use_after_free` takes every
-# 2xx DELETE for a deletion. tests/python/test_named_servers.py pins the real contract: stop
+# GET answers a stopped server with 200 (its progress stream too, with a "failed" event), as
+# upstream 6.x does; `use_after_free` takes every 2xx DELETE for a deletion. tests/python/test_named_servers.py pins the real contract: stop
 # keeps, remove deletes, GET after remove is 404.
 [[operations]]
-include-path-regex = "/users/\\\\{{name\\\\}}/servers?(/\\\\{{server_name\\\\}})?$"
+include-path-regex = "/users/\\\\{{name\\\\}}/servers?(/\\\\{{server_name\\\\}})?(/progress)?$"
 include-method = "GET"
 checks.use_after_free.enabled = false
 """

@@ -11,7 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -83,7 +85,17 @@ async fn append(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(r) => return r,
     };
-    msgpack(&node.raft.append_entries(req).await)
+    let res = node.raft.append_entries(req).await;
+    // Accepted from a current leader: it is alive as far as this replica can tell.
+    if matches!(
+        res,
+        Ok(AppendEntriesResponse::Success
+            | AppendEntriesResponse::PartialSuccess(_)
+            | AppendEntriesResponse::Conflict)
+    ) {
+        node.leader_contact();
+    }
+    msgpack(&res)
 }
 
 async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {

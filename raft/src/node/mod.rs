@@ -8,11 +8,13 @@
 //! - [`bootstrap`]: guarded cluster initialization and joining.
 //! - [`membership`]: add/remove members through the leader, one change at a time.
 //! - [`cluster_api`]: the cluster port's HTTP routes.
+//! - [`prompt_elect`]: after a leader crash, the most caught-up follower stands at once.
 
 mod bootstrap;
 pub mod cluster_api;
 mod error;
 mod membership;
+pub mod prompt_elect;
 mod read;
 mod status;
 mod step_down;
@@ -91,6 +93,8 @@ pub struct Node {
     leader_seen: Mutex<Instant>,
     /// Last instant this node, as leader, confirmed its leadership with a quorum round.
     lease_confirmed: Mutex<Option<Instant>>,
+    /// Last accepted AppendEntries from a leader (`prompt_elect`).
+    leader_contact: Mutex<Option<Instant>>,
     /// Handing leadership over before exiting (`step_down`): no proposals, no reads served
     /// as leader, and `is_leader` is false so the hub's leader-only work stops.
     stepping_down: std::sync::atomic::AtomicBool,
@@ -144,11 +148,13 @@ impl Node {
             membership_lock: tokio::sync::Mutex::new(()),
             leader_seen: Mutex::new(Instant::now()),
             lease_confirmed: Mutex::new(None),
+            leader_contact: Mutex::new(None),
             stepping_down: Default::default(),
             shutdown: watch::channel(false).0,
         });
         tokio::spawn(write::batcher(Arc::downgrade(&node), rx));
         tokio::spawn(track_leader(Arc::downgrade(&node)));
+        tokio::spawn(prompt_elect::watch(Arc::downgrade(&node)));
         tokio::spawn(bootstrap::run(Arc::downgrade(&node)));
         Ok(node)
     }

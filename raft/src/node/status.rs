@@ -25,6 +25,10 @@ pub struct NodeStatus {
     pub cluster_id: Option<String>,
     /// Milliseconds without a known leader, when longer than the election timeout.
     pub leaderless_ms: Option<u64>,
+    /// Milliseconds since the last accepted message from a leader (absent from older
+    /// replicas, and before the first one).
+    #[serde(default)]
+    pub leader_contact_ms: Option<u64>,
 }
 
 /// Alias kept for the bootstrap protocol, which asks peers for their status.
@@ -57,6 +61,7 @@ impl Node {
             learners: m.membership_config.membership().learner_ids().collect(),
             cluster_id: self.state().cluster_config().map(|c| c.cluster_id.clone()),
             leaderless_ms: self.leaderless_for().map(|d| d.as_millis() as u64),
+            leader_contact_ms: self.leader_contact_ms(),
         }
     }
 }

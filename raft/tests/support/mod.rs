@@ -30,6 +30,8 @@ pub struct TestCluster {
     pub snapshot_every: u64,
     /// Mutual TLS on the cluster port, when set.
     pub tls: Option<rafthub_raft::network::TlsConfig>,
+    /// Election timeout min and max, heartbeat, in ms.
+    pub timing: (u64, u64, u64),
     pub tmp: tempfile::TempDir,
 }
 
@@ -46,6 +48,20 @@ impl TestCluster {
         n: usize,
         snapshot_every: u64,
         tls: Option<rafthub_raft::network::TlsConfig>,
+    ) -> TestCluster {
+        Self::start_opts(n, snapshot_every, tls, (300, 600, 100)).await
+    }
+
+    /// With other Raft timing: election timeout min and max, heartbeat (ms).
+    pub async fn start_timed(n: usize, timing: (u64, u64, u64)) -> TestCluster {
+        Self::start_opts(n, 5000, None, timing).await
+    }
+
+    async fn start_opts(
+        n: usize,
+        snapshot_every: u64,
+        tls: Option<rafthub_raft::network::TlsConfig>,
+        timing: (u64, u64, u64),
     ) -> TestCluster {
         let mut listeners = Vec::new();
         let mut peers = BTreeMap::new();
@@ -67,6 +83,7 @@ impl TestCluster {
             peers,
             snapshot_every,
             tls,
+            timing,
             tmp: tempfile::tempdir().expect("tempdir"),
         };
         for (i, l) in listeners.into_iter().enumerate() {
@@ -90,9 +107,9 @@ impl TestCluster {
             secret: "test-secret".into(),
             tls: self.tls.clone(),
             bind_ip: None,
-            election_timeout_min: Duration::from_millis(300),
-            election_timeout_max: Duration::from_millis(600),
-            heartbeat: Duration::from_millis(100),
+            election_timeout_min: Duration::from_millis(self.timing.0),
+            election_timeout_max: Duration::from_millis(self.timing.1),
+            heartbeat: Duration::from_millis(self.timing.2),
             snapshot_every: self.snapshot_every,
             write_timeout: Duration::from_secs(5),
             auto_join: true,
