@@ -10,12 +10,17 @@ use support::backend::http_echo;
 use support::client::get;
 use support::{eventually, route, start_proxy, target, WAIT};
 
+/// A proxy with one route, `/user/a/`, to `backend`.
+async fn proxy_to(backend: &support::backend::Backend) -> support::TestProxy {
+    let table = RouteTable::new(false);
+    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
+    start_proxy(table, ProxyConfig::default()).await
+}
+
 #[tokio::test]
 async fn keep_alive_reuses_upstream_connections() {
     let backend = http_echo().await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&backend).await;
     for _ in 0..10 {
         assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
     }
@@ -32,9 +37,7 @@ async fn concurrent_clients_do_not_churn_upstream_connections() {
     // connection over the idle cap is closed after its response and reopened in the next
     // round; the default cap must hold that concurrency.
     let backend = http_echo().await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&backend).await;
     let addr = p.addr;
     let round = std::sync::Arc::new(tokio::sync::Barrier::new(64));
     let clients: Vec<_> = (0..64)
@@ -63,9 +66,7 @@ async fn concurrent_clients_do_not_churn_upstream_connections() {
 #[tokio::test]
 async fn removing_a_route_closes_its_pooled_connections() {
     let backend = http_echo().await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&backend).await;
     assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
     assert_eq!(backend.open_conns(), 1, "idle connection kept in the pool");
     p.table.remove("/user/a/");
@@ -101,9 +102,7 @@ async fn shared_targets_stay_pooled_until_the_last_route_goes() {
 #[tokio::test]
 async fn retargeting_closes_the_old_targets_connections() {
     let (old, new) = (http_echo().await, http_echo().await);
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(old.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&old).await;
     assert_eq!(get(p.addr, "/user/a/x").await.status, StatusCode::OK);
     p.table
         .upsert(route("/user/a/", &target(new.addr), json!({})));
@@ -159,9 +158,7 @@ async fn raw_backend(reply: &'static str, close_after: usize) -> support::backen
 async fn empty_bodies_return_their_connection_to_the_pool() {
     // A 204 body is never polled by the server side; the connection must still be reused.
     let backend = raw_backend("HTTP/1.1 204 No Content\r\n\r\n", 100).await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&backend).await;
     for _ in 0..10 {
         assert_eq!(
             get(p.addr, "/user/a/x").await.status,
@@ -175,9 +172,7 @@ async fn empty_bodies_return_their_connection_to_the_pool() {
 async fn connections_the_upstream_closed_are_not_reused() {
     // Keep-alive replies, but the upstream closes each connection after one of them.
     let backend = raw_backend("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1).await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/user/a/", &target(backend.addr), json!({})));
-    let p = start_proxy(table, ProxyConfig::default()).await;
+    let p = proxy_to(&backend).await;
     for _ in 0..5 {
         let r = get(p.addr, "/user/a/x").await;
         assert_eq!(r.status, StatusCode::OK);
