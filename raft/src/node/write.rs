@@ -25,7 +25,7 @@ use crate::store::MAX_ENTRY_BYTES;
 const MAX_BATCH: usize = 256;
 /// Batches in flight at once per replica. While they are in flight new writes queue up and
 /// form the next (larger) batch: this is what turns concurrency into batching.
-const MAX_IN_FLIGHT: usize = 4;
+const MAX_IN_FLIGHT: usize = 2;
 /// Room left in an entry for the envelope (log id, payload tag).
 const ENTRY_OVERHEAD: usize = 256;
 

@@ -9,6 +9,10 @@
 //! never by a local clock: an id is forgotten once a later proposal is more than
 //! [`WINDOW_US`] newer, or when the table exceeds [`CAP`] entries (oldest first). Retries
 //! happen within a write timeout (seconds), far inside both bounds.
+//!
+//! Persisted in buckets of [`BUCKET`] consecutive entries (one sled row each), not one row per
+//! id: every write records an id and, in steady state, forgets one, so per-id rows made each
+//! command cost two scattered sled updates on every replica, as much as the row it wrote.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -21,14 +25,26 @@ pub const WINDOW_US: Ts = 120 * 1_000_000;
 /// Upper bound on remembered ids, whatever the write rate.
 pub const CAP: usize = 200_000;
 
+/// Entries per persisted bucket row.
+pub const BUCKET: u64 = 32;
+
 /// Entries are kept in apply order (`seq`), which is the same on every replica; the order is
 /// persisted so a restarted replica evicts exactly what the others evict.
 #[derive(Debug, Clone, Default)]
 pub struct Dedup {
     outcomes: HashMap<ReqId, DedupEntry>,
-    order: VecDeque<(Ts, ReqId)>,
+    /// `(seq, ts, id)` in increasing `seq`: records push at the back, expiry pops the front.
+    order: VecDeque<(u64, Ts, ReqId)>,
     newest: Ts,
     next_seq: u64,
+    /// Loaded from rows of the one-row-per-id format: the rows need a rewrite.
+    pub(super) legacy_rows: bool,
+}
+
+/// One persisted bucket: the entries whose `seq / BUCKET` is the bucket number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DedupBucket {
+    pub entries: Vec<(ReqId, DedupEntry)>,
 }
 
 /// One remembered outcome, as persisted.
@@ -64,28 +80,45 @@ impl Dedup {
                 outcome,
             },
         );
-        self.order.push_back((now, id));
-        dirty.insert(Key::Dedup(id));
+        self.order.push_back((seq, now, id));
+        dirty.insert(Key::Dedup(seq / BUCKET));
         let horizon = self.newest - WINDOW_US;
-        while let Some(&(ts, old)) = self.order.front() {
+        while let Some(&(old_seq, ts, old)) = self.order.front() {
             if ts >= horizon && self.order.len() <= CAP {
                 break;
             }
             self.order.pop_front();
             self.outcomes.remove(&old);
-            dirty.insert(Key::Dedup(old));
+            dirty.insert(Key::Dedup(old_seq / BUCKET));
         }
     }
 
-    /// Entries in apply order, for snapshots.
-    pub fn entries(&self) -> impl Iterator<Item = (ReqId, &DedupEntry)> + '_ {
-        self.order
-            .iter()
-            .filter_map(|(_, id)| self.outcomes.get(id).map(|e| (*id, e)))
+    /// The bucket numbers holding entries, in order, for a full rewrite or a snapshot.
+    pub fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut last = None;
+        self.order.iter().filter_map(move |(seq, _, _)| {
+            let b = seq / BUCKET;
+            (last != Some(b)).then(|| {
+                last = Some(b);
+                b
+            })
+        })
     }
 
-    pub fn entry(&self, id: ReqId) -> Option<&DedupEntry> {
-        self.outcomes.get(&id)
+    /// The entries of bucket `b`, or `None` if it has none (its row is removed).
+    pub fn bucket(&self, b: u64) -> Option<DedupBucket> {
+        let (lo, hi) = (
+            b.saturating_mul(BUCKET),
+            b.saturating_add(1).saturating_mul(BUCKET),
+        );
+        let start = self.order.partition_point(|(seq, _, _)| *seq < lo);
+        let entries: Vec<(ReqId, DedupEntry)> = self
+            .order
+            .range(start..)
+            .take_while(|(seq, _, _)| *seq < hi)
+            .filter_map(|(_, _, id)| self.outcomes.get(id).map(|e| (*id, e.clone())))
+            .collect();
+        (!entries.is_empty()).then_some(DedupBucket { entries })
     }
 
     /// Rebuilds the table from persisted entries (any order; `seq` restores apply order).
@@ -93,9 +126,12 @@ impl Dedup {
         entries.sort_by_key(|(_, e)| e.seq);
         let mut d = Dedup::default();
         for (id, e) in entries {
+            if d.outcomes.contains_key(&id) {
+                continue;
+            }
             d.newest = d.newest.max(e.ts);
             d.next_seq = d.next_seq.max(e.seq + 1);
-            d.order.push_back((e.ts, id));
+            d.order.push_back((e.seq, e.ts, id));
             d.outcomes.insert(id, e);
         }
         d

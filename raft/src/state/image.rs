@@ -6,9 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::dedup::DedupEntry;
+use super::dedup::{DedupBucket, DedupEntry};
 use super::{model::*, Dedup, HubState};
-use crate::command::ReqId;
 use crate::types::{LogId, StoredMembership};
 
 /// A persisted row of the state machine. Ordered so a batch is written in a fixed order.
@@ -26,7 +25,8 @@ pub enum Key {
     OAuthClient(String),
     OAuthCode(String),
     Route(String),
-    Dedup(ReqId),
+    /// A bucket of the request-id table (`seq / dedup::BUCKET`).
+    Dedup(u64),
 }
 
 /// Key byte prefixes. One tree holds all rows so a batch is atomic across tables.
@@ -116,7 +116,7 @@ impl HubState {
             Key::OAuthClient(n) => self.oauth_clients.get(n).map(encode),
             Key::OAuthCode(n) => self.oauth_codes.get(n).map(encode),
             Key::Route(n) => self.routes.get(n).map(encode),
-            Key::Dedup(id) => self.dedup.entry(*id).map(encode),
+            Key::Dedup(b) => self.dedup.bucket(*b).map(|b| encode(&b)),
         }
     }
 
@@ -127,6 +127,7 @@ impl HubState {
     {
         let mut s = HubState::default();
         let mut dedup = Vec::new();
+        let mut legacy_dedup = false;
         for (k, v) in rows {
             match k.first().copied() {
                 Some(P_META) => {
@@ -168,21 +169,30 @@ impl HubState {
                     let r: Route = decode(&k, &v)?;
                     s.routes.insert(r.routespec.clone(), r);
                 }
-                Some(P_DEDUP) => {
+                Some(P_DEDUP) if k.len() == 9 => {
+                    let b: DedupBucket = decode(&k, &v)?;
+                    dedup.extend(b.entries);
+                }
+                Some(P_DEDUP) if k.len() == 17 => {
+                    // One row per id, as written before buckets; read, then rewritten.
                     let mut id = [0u8; 16];
-                    if k.len() != 17 {
-                        return Err(DecodeError::UnknownKey(k));
-                    }
                     id.copy_from_slice(&k[1..]);
                     let e: DedupEntry = decode(&k, &v)?;
                     dedup.push((u128::from_be_bytes(id), e));
+                    legacy_dedup = true;
                 }
                 _ => return Err(DecodeError::UnknownKey(k)),
             }
         }
         s.dedup = Dedup::from_entries(dedup);
+        s.dedup.legacy_rows = legacy_dedup;
         s.reindex();
         Ok(s)
+    }
+
+    /// Whether the persisted rows are in an older layout and must be rewritten from this state.
+    pub fn rows_need_rewrite(&self) -> bool {
+        self.dedup.legacy_rows
     }
 
     /// Every row of the state, for a full rewrite after a snapshot install.
@@ -203,7 +213,7 @@ impl HubState {
         );
         keys.extend(self.oauth_codes.keys().map(|n| Key::OAuthCode(n.clone())));
         keys.extend(self.routes.keys().map(|n| Key::Route(n.clone())));
-        keys.extend(self.dedup.entries().map(|(id, _)| Key::Dedup(id)));
+        keys.extend(self.dedup.buckets().map(Key::Dedup));
         keys.into_iter()
             .filter_map(|k| self.encode_row(&k).map(|v| (k.encode(), v)))
             .collect()

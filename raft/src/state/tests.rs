@@ -98,16 +98,62 @@ fn retried_request_id_returns_first_outcome_without_reapplying() {
 fn dedup_forgets_ids_outside_the_window_deterministically() {
     let mut s = HubState::default();
     let mut dirty = Dirty::new();
-    s.apply(&prop(1, T0, users(&["a"])), &mut dirty);
+    // Fills bucket 0 and puts one id in bucket 1.
+    let n = dedup::BUCKET + 1;
+    for i in 0..n {
+        s.apply(
+            &prop(i as u128 + 1, T0, users(&[&format!("u{i}")])),
+            &mut dirty,
+        );
+    }
+    let buckets: Vec<&Key> = dirty
+        .iter()
+        .filter(|k| matches!(k, Key::Dedup(_)))
+        .collect();
+    assert_eq!(buckets, vec![&Key::Dedup(0), &Key::Dedup(1)]);
+    let mut dirty = Dirty::new();
     s.apply(
-        &prop(2, T0 + dedup::WINDOW_US + 1, users(&["b"])),
+        &prop(1000, T0 + dedup::WINDOW_US + 1, users(&["late"])),
         &mut dirty,
     );
     assert!(s.dedup.get(1).is_none());
-    assert!(s.dedup.get(2).is_some());
-    // The eviction is persisted as a removed row.
-    assert!(dirty.contains(&Key::Dedup(1)));
-    assert_eq!(s.encode_row(&Key::Dedup(1)), None);
+    assert!(s.dedup.get(n as u128).is_none());
+    assert!(s.dedup.get(1000).is_some());
+    // Bucket 0 emptied: its row is removed. Bucket 1 now holds only the new id.
+    assert!(dirty.contains(&Key::Dedup(0)) && dirty.contains(&Key::Dedup(1)));
+    assert_eq!(s.encode_row(&Key::Dedup(0)), None);
+    let row = s.encode_row(&Key::Dedup(1)).expect("bucket 1 row");
+    let b: dedup::DedupBucket = rmp_serde::from_slice(&row).expect("decode bucket");
+    let ids: Vec<u128> = b.entries.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, vec![1000]);
+}
+
+#[test]
+fn per_id_dedup_rows_of_the_old_layout_load_and_ask_for_a_rewrite() {
+    let mut s = HubState::default();
+    run(&mut s, vec![users(&["a"]), users(&["b"])]);
+    let mut rows: Vec<(Vec<u8>, Vec<u8>)> = s
+        .all_rows()
+        .into_iter()
+        .filter(|(k, _)| k[0] != b'd')
+        .collect();
+    assert!(!s.rows_need_rewrite());
+    let mut ids = Vec::new();
+    for b in s.dedup.buckets().collect::<Vec<_>>() {
+        for (id, e) in s.dedup.bucket(b).expect("bucket").entries {
+            let mut k = vec![b'd'];
+            k.extend_from_slice(&id.to_be_bytes());
+            rows.push((k, image::encode(&e)));
+            ids.push(id);
+        }
+    }
+    assert_eq!(ids.len(), 2);
+    let back = HubState::from_rows(rows).expect("decode old rows");
+    assert!(back.rows_need_rewrite());
+    for id in ids {
+        assert_eq!(back.dedup.get(id), s.dedup.get(id));
+    }
+    assert_eq!(back.all_rows(), s.all_rows());
 }
 
 #[test]

@@ -67,6 +67,9 @@ impl StateMachineStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(super::OpenError::Sled)?;
         let mut state = HubState::from_rows(rows).map_err(super::OpenError::Decode)?;
+        if state.rows_need_rewrite() {
+            rewrite_rows(&tree, &state).map_err(super::OpenError::Sled)?;
+        }
         // If the snapshot file is ahead of the rows (rows lost to a crash after the log was
         // purged), the snapshot is the better starting point; the log tail replays after it.
         if let Some(bytes) = snapshots.read_latest().map_err(super::OpenError::Io)? {
