@@ -14,8 +14,6 @@
 //! id: every write records an id and, in steady state, forgets one, so per-id rows made each
 //! command cost two scattered sled updates on every replica, as much as the row it wrote.
 
-use std::collections::{HashMap, VecDeque};
-
 use super::{Dirty, Key};
 use crate::command::{Outcome, ReqId};
 use crate::state::model::Ts;
@@ -32,9 +30,10 @@ pub const BUCKET: u64 = 32;
 /// persisted so a restarted replica evicts exactly what the others evict.
 #[derive(Debug, Clone, Default)]
 pub struct Dedup {
-    outcomes: HashMap<ReqId, DedupEntry>,
+    /// Persistent collections, so a snapshot copies the table in O(1) under the state lock.
+    outcomes: imbl::HashMap<ReqId, DedupEntry>,
     /// `(seq, ts, id)` in increasing `seq`: records push at the back, expiry pops the front.
-    order: VecDeque<(u64, Ts, ReqId)>,
+    order: imbl::Vector<(u64, Ts, ReqId)>,
     newest: Ts,
     next_seq: u64,
     /// Loaded from rows of the one-row-per-id format: the rows need a rewrite.
@@ -111,11 +110,18 @@ impl Dedup {
             b.saturating_mul(BUCKET),
             b.saturating_add(1).saturating_mul(BUCKET),
         );
-        let start = self.order.partition_point(|(seq, _, _)| *seq < lo);
-        let entries: Vec<(ReqId, DedupEntry)> = self
+        let start = self
             .order
-            .range(start..)
-            .take_while(|(seq, _, _)| *seq < hi)
+            .binary_search_by(|(seq, _, _)| {
+                if *seq < lo {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            })
+            .unwrap_or_else(|i| i);
+        let entries: Vec<(ReqId, DedupEntry)> = (start..self.order.len())
+            .map_while(|i| self.order.get(i).filter(|(seq, _, _)| *seq < hi))
             .filter_map(|(_, _, id)| self.outcomes.get(id).map(|e| (*id, e.clone())))
             .collect();
         (!entries.is_empty()).then_some(DedupBucket { entries })

@@ -183,11 +183,18 @@ impl HubState {
             .into_iter()
             .chain(wanted.iter().map(|s| s.to_string()))
             .collect();
-        for u in self.users.values_mut() {
-            let before = u.roles.len();
-            u.roles.retain(|r| !managed.contains(r));
-            if u.roles.len() != before {
-                dirty.insert(Key::User(u.id));
+        // Only the users holding a managed role are touched (the users table is persistent:
+        // a mutable walk would copy all of it while a snapshot shares it).
+        let holders: Vec<u64> = self
+            .users
+            .values()
+            .filter(|u| u.roles.iter().any(|r| managed.contains(r)))
+            .map(|u| u.id)
+            .collect();
+        for id in holders {
+            if let Some(u) = self.users.get_mut(&id) {
+                u.roles.retain(|r| !managed.contains(r));
+                dirty.insert(Key::User(id));
             }
         }
         for g in self.groups.values_mut() {

@@ -389,6 +389,8 @@ fn rows_round_trip_through_persistence() {
     );
     let back = HubState::from_rows(s.all_rows()).expect("decode rows");
     assert_eq!(back.all_rows(), s.all_rows());
+    // A snapshot encodes the persisted copy: it must hold every row.
+    assert_eq!(s.persisted_copy().all_rows(), s.all_rows());
     assert_eq!(back.user_group_names(2), vec!["g".to_string()]);
     assert_eq!(back.tokens_with_prefix("wxyz").count(), 1);
     let image = Image::of(&s);

@@ -268,10 +268,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
-        let (image, last_log_id, membership) = {
-            let s = self.state.read();
-            (Image::of(&s), s.last_applied(), s.membership().clone())
-        };
+        // Copy under the lock (cheap: persistent tables), encode outside it.
+        let tables = self.state.read().persisted_copy();
+        let (last_log_id, membership) = (tables.last_applied(), tables.membership().clone());
+        let image = tokio::task::spawn_blocking(move || Image::of(&tables))
+            .await
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let seq = self.snapshot_seq.fetch_add(1, Ordering::Relaxed);
         let snapshot_id = match last_log_id {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
