@@ -4,9 +4,16 @@
 //! `Mpurged`, `Mcommitted`), so a purge that writes `Mpurged` and deletes entries is one atomic
 //! batch. Appends become readable at once and durable when the flusher thread has synced
 //! (group commit, see [`super::sync`]); votes and truncations are synced before returning.
+//!
+//! A purge writes `Mpurged` at once and deletes the entries behind it in the background, in
+//! small batches: deleting the ~20,000 entries a snapshot frees in one sled batch held sled's
+//! write lock, and openraft's core with it, for a third of a second, stalling every write.
+//! Entries at or below the purge mark are never read (reads start after it) and a later purge
+//! sweeps any that a crash left behind.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
@@ -37,10 +44,16 @@ fn key_index(k: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Entries deleted per sled batch by a background purge.
+const PURGE_CHUNK: usize = 512;
+
 /// Cloneable reader used by openraft's replication tasks.
 #[derive(Clone)]
 pub struct LogReader {
     tree: sled::Tree,
+    /// First index not purged: reads never return entries below it, even while the
+    /// background purge is still deleting them.
+    first: Arc<AtomicU64>,
 }
 
 impl LogReader {
@@ -49,7 +62,8 @@ impl LogReader {
             Bound::Included(i) => *i,
             Bound::Excluded(i) => i.saturating_add(1),
             Bound::Unbounded => 0,
-        };
+        }
+        .max(self.first.load(Ordering::Acquire));
         let end = match range.end_bound() {
             Bound::Included(i) => Bound::Included(entry_key(*i)),
             Bound::Excluded(i) => Bound::Excluded(entry_key(*i)),
@@ -79,20 +93,54 @@ pub struct LogStore {
     tree: sled::Tree,
     syncer: Arc<Syncer>,
     flusher: Flusher,
+    first: Arc<AtomicU64>,
+    /// Serialises background purges (each sweeps everything up to its mark).
+    purging: Arc<parking_lot::Mutex<()>>,
 }
 
 impl LogStore {
-    pub(super) fn new(tree: sled::Tree, syncer: Arc<Syncer>, flusher: Flusher) -> Self {
-        LogStore {
+    pub(super) fn new(
+        tree: sled::Tree,
+        syncer: Arc<Syncer>,
+        flusher: Flusher,
+    ) -> Result<Self, super::OpenError> {
+        let purged: Option<LogId> = match tree.get(K_PURGED).map_err(super::OpenError::Sled)? {
+            None => None,
+            Some(v) => decode(&v).map_err(super::OpenError::LogMeta)?,
+        };
+        let store = LogStore {
             tree,
             syncer,
             flusher,
+            first: Arc::new(AtomicU64::new(purged.map_or(0, |l| l.index + 1))),
+            purging: Arc::new(parking_lot::Mutex::new(())),
+        };
+        // Sweep what a crash during a background purge left behind.
+        if let Some(p) = purged {
+            store.spawn_purge(p.index);
         }
+        Ok(store)
     }
 
     fn reader(&self) -> LogReader {
         LogReader {
             tree: self.tree.clone(),
+            first: self.first.clone(),
+        }
+    }
+
+    /// Deletes every entry up to `index` in the background, in small batches.
+    fn spawn_purge(&self, index: u64) {
+        let (tree, lock) = (self.tree.clone(), self.purging.clone());
+        let run = move || {
+            let _one = lock.lock();
+            if let Err(e) = delete_up_to(&tree, index) {
+                tracing::warn!(error = %e, "deleting purged log entries failed; the next purge retries");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => drop(h.spawn_blocking(run)),
+            Err(_) => run(),
         }
     }
 
@@ -145,7 +193,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(K_PURGED)?;
-        let last = self.last_entry_id()?.or(last_purged);
+        // An entry at or below the mark may still wait for the background purge.
+        let last = self.last_entry_id()?.max(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,
@@ -238,18 +287,99 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
-        batch.insert(K_PURGED, encode(&Some(log_id)));
-        for k in self
-            .tree
-            .range(entry_key(0)..=entry_key(log_id.index))
-            .keys()
-        {
-            batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
-        }
         self.tree
-            .apply_batch(batch)
+            .insert(K_PURGED, encode(&Some(log_id)))
             .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.first.fetch_max(log_id.index + 1, Ordering::AcqRel);
+        self.spawn_purge(log_id.index);
         Ok(())
+    }
+}
+
+/// Deletes the entries up to `index`, [`PURGE_CHUNK`] per batch, so appends are never held
+/// up for long.
+fn delete_up_to(tree: &sled::Tree, index: u64) -> sled::Result<()> {
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for k in tree
+            .range(entry_key(0)..=entry_key(index))
+            .keys()
+            .take(PURGE_CHUNK)
+        {
+            batch.remove(k?);
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        tree.apply_batch(batch)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blank(index: u64) -> Entry {
+        openraft::Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Blank,
+        }
+    }
+
+    fn entries_left(tree: &sled::Tree) -> usize {
+        tree.range(entry_key(0)..=entry_key(u64::MAX)).count()
+    }
+
+    async fn wait_for_count(tree: &sled::Tree, n: usize) {
+        for _ in 0..500 {
+            if entries_left(tree) == n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} entries, found {}", entries_left(tree));
+    }
+
+    #[tokio::test]
+    async fn purge_hides_entries_at_once_deletes_them_later_and_a_reopen_sweeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::open(dir.path(), 1).unwrap();
+        let mut log = store.log;
+        for i in 1..=3000 {
+            log.tree.insert(entry_key(i), encode(&blank(i))).unwrap();
+        }
+        log.purge(blank(2500).log_id).await.unwrap();
+        // Hidden at once, whatever the background deletion has done so far.
+        let got = log.try_get_log_entries(..).await.unwrap();
+        assert_eq!(got.first().map(|e| e.log_id.index), Some(2501));
+        assert_eq!(got.len(), 500);
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(2500));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(3000));
+        wait_for_count(&log.tree, 500).await;
+
+        // A crash between the mark and the deletion leaves entries behind: the mark hides them
+        // and the next open deletes them.
+        for i in 1..=100 {
+            log.tree.insert(entry_key(i), encode(&blank(i))).unwrap();
+        }
+        let tree = log.tree.clone();
+        drop(log);
+        drop(store.sm);
+        drop(tree);
+        let mut reopened = None;
+        for _ in 0..100 {
+            if let Ok(s) = super::super::open(dir.path(), 1) {
+                reopened = Some(s);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut log = reopened.expect("reopen").log;
+        let got = log.try_get_log_entries(..).await.unwrap();
+        assert_eq!(got.first().map(|e| e.log_id.index), Some(2501));
+        wait_for_count(&log.tree, 500).await;
     }
 }

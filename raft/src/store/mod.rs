@@ -42,6 +42,8 @@ pub enum OpenError {
     Decode(#[source] crate::state::image::DecodeError),
     #[error("the snapshot file cannot be decoded: {0}")]
     Snapshot(#[source] rmp_serde::decode::Error),
+    #[error("the Raft log's purge mark cannot be decoded: {0}")]
+    LogMeta(#[source] rmp_serde::decode::Error),
     #[error(
         "data directory {dir} belongs to node {found}, not to node {expected}; refusing to use it"
     )]
@@ -77,7 +79,7 @@ pub fn open(dir: &Path, node_id: NodeId) -> Result<Store, OpenError> {
     let snapshots = snapshot::SnapshotDir::open(&dir.join("snapshots")).map_err(OpenError::Io)?;
     let sm = StateMachineStore::load(sm_tree, syncer.clone(), snapshots)?;
     Ok(Store {
-        log: LogStore::new(raft_tree, syncer, flusher),
+        log: LogStore::new(raft_tree, syncer, flusher)?,
         sm,
     })
 }
