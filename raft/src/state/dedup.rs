@@ -110,15 +110,10 @@ impl Dedup {
             b.saturating_mul(BUCKET),
             b.saturating_add(1).saturating_mul(BUCKET),
         );
+        // Sequence numbers are unique and increasing: found or not, this is the first >= lo.
         let start = self
             .order
-            .binary_search_by(|(seq, _, _)| {
-                if *seq < lo {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                }
-            })
+            .binary_search_by_key(&lo, |(seq, _, _)| *seq)
             .unwrap_or_else(|i| i);
         let entries: Vec<(ReqId, DedupEntry)> = (start..self.order.len())
             .map_while(|i| self.order.get(i).filter(|(seq, _, _)| *seq < hi))

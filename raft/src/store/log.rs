@@ -1,9 +1,9 @@
 //! The Raft log on sled.
 //!
 //! One tree (`raft`) holds the entries (`L` + big-endian index) and the metadata (`Mvote`,
-//! `Mpurged`, `Mcommitted`), so a purge that writes `Mpurged` and deletes entries is one atomic
-//! batch. Appends become readable at once and durable when the flusher thread has synced
-//! (group commit, see [`super::sync`]); votes and truncations are synced before returning.
+//! `Mpurged`, `Mcommitted`). Appends become readable at once and durable when the flusher
+//! thread has synced (group commit, see [`super::sync`]); votes and truncations are synced
+//! before returning.
 //!
 //! A purge writes `Mpurged` at once and deletes the entries behind it in the background, in
 //! small batches: deleting the ~20,000 entries a snapshot frees in one sled batch held sled's
