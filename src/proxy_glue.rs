@@ -8,7 +8,7 @@ use std::time::Duration;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rafthub_proxy::{Route as ProxyRoute, RouteTable, RouteWriteError, RouteWriter};
 use rafthub_raft::command::{Command, Outcome};
-use rafthub_raft::state::model::Route;
+use rafthub_raft::state::model::{Route, RouteData};
 use serde_json::{json, Map, Value};
 
 use crate::hub::Hub;
@@ -18,8 +18,7 @@ const ROUTE_ACK_WAIT: Duration = Duration::from_secs(2);
 
 /// The proxy's form of a replicated route; `None` (logged) for one it cannot use.
 fn proxy_route(r: &Route) -> Option<ProxyRoute> {
-    let data = r.data.as_object().cloned().unwrap_or_default();
-    ProxyRoute::new(&r.routespec, &r.target, data)
+    ProxyRoute::with_json_data(&r.routespec, &r.target, r.data.json().clone())
         .inspect_err(
             |e| tracing::warn!(spec = %r.routespec, error = %e, "skipping an unusable route"),
         )
@@ -50,10 +49,10 @@ pub fn sync_table(table: &RouteTable, hub: &Hub, hub_target: &str) -> Mirror {
 }
 
 /// What the table holds of the replicated routes: spec → (target, data, the pass that
-/// last saw it in the state).
+/// last saw it in the state). The data is the state's shared text, not a copy.
 #[derive(Default)]
 pub struct Mirror {
-    routes: HashMap<String, (String, Value, u64)>,
+    routes: HashMap<String, (String, RouteData, u64)>,
     pass: u64,
 }
 
@@ -119,9 +118,10 @@ pub fn drain_activity(hub: &Hub) {
         let Some(r) = hub.routes.get(&rec.spec) else {
             continue;
         };
+        let data = r.data();
         let (Some(user), Some(server)) = (
-            r.data().get("user").and_then(Value::as_str),
-            r.data().get("server_name").and_then(Value::as_str),
+            data.get("user").and_then(Value::as_str),
+            data.get("server_name").and_then(Value::as_str),
         ) else {
             continue;
         };
@@ -181,7 +181,7 @@ impl RouteWriter for RaftRouteWriter {
         let r = Route {
             routespec: hub_spec(route.spec()),
             target: route.target().to_string(),
-            data: Value::Object(route.data().clone()),
+            data: RouteData::new(&Value::Object(route.data())),
         };
         match self.commit(Command::PutRoute { route: r }).await? {
             Outcome::Ok => Ok(()),

@@ -42,7 +42,8 @@ pub fn desired_routes(st: &HubState, base_url: &str) -> BTreeMap<String, Route> 
                     Route {
                         routespec: spec,
                         target: target.clone(),
-                        data: json!({"user": u.name, "server_name": s.name, "jupyterhub": true}),
+                        data: json!({"user": u.name, "server_name": s.name, "jupyterhub": true})
+                            .into(),
                     },
                 );
             }
@@ -56,7 +57,7 @@ pub fn desired_routes(st: &HubState, base_url: &str) -> BTreeMap<String, Route> 
                 Route {
                     routespec: spec,
                     target: url.trim_end_matches('/').to_string(),
-                    data: json!({"service": svc.name, "jupyterhub": true}),
+                    data: json!({"service": svc.name, "jupyterhub": true}).into(),
                 },
             );
         }
@@ -79,7 +80,7 @@ pub fn route_commands(st: &HubState, base_url: &str) -> Vec<Command> {
         .collect();
     let mut cmds = Vec::new();
     for r in st.routes() {
-        let hub_owned = r.data.get("jupyterhub") == Some(&serde_json::Value::Bool(true));
+        let hub_owned = r.data.get("jupyterhub") == Some(serde_json::Value::Bool(true));
         if hub_owned && !want.contains_key(&r.routespec) && !pending.contains(&r.routespec) {
             cmds.push(Command::DeleteRoute {
                 routespec: r.routespec.clone(),
@@ -125,7 +126,7 @@ mod tests {
             route: Route {
                 routespec: spec.into(),
                 target: target.into(),
-                data,
+                data: data.into(),
             },
         }
     }
@@ -165,7 +166,8 @@ mod tests {
                     route: Route {
                         routespec: "/user/alice/".into(),
                         target: "http://127.0.0.1:9000".into(),
-                        data: json!({"user": "alice", "server_name": "", "jupyterhub": true}),
+                        data: json!({"user": "alice", "server_name": "", "jupyterhub": true})
+                            .into(),
                     },
                 },
                 route("/foreign/", "http://127.0.0.1:1", json!({})),

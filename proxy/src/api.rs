@@ -28,7 +28,7 @@ use crate::metrics::{ApiOp, Metrics};
 use crate::path::{canonical_spec, spec_segments};
 use crate::route::Route;
 use crate::server::{self, ServerOpts};
-use crate::table::RouteTable;
+use crate::table::{write_json_str, RouteTable};
 
 /// Largest accepted POST body.
 const MAX_BODY: usize = 1024 * 1024;
@@ -277,13 +277,25 @@ impl<W: RouteWriter> RouteApi<W> {
                 },
             };
         self.inner.metrics.api_op(ApiOp::Get);
-        let mut out = Map::new();
-        for r in self.inner.table.get_all() {
-            if since.is_none_or(|t| r.last_activity() < t) {
-                out.insert(r.spec().to_owned(), r.to_chp_json());
+        let all = self.inner.table.get_all();
+        let mut out = Vec::with_capacity(2 + all.len() * 160);
+        out.push(b'{');
+        for r in all
+            .iter()
+            .filter(|r| since.is_none_or(|t| r.last_activity() < t))
+        {
+            if out.len() > 1 {
+                out.push(b',');
             }
+            write_json_str(&mut out, r.spec());
+            out.push(b':');
+            r.write_chp_json(&mut out);
         }
-        json(StatusCode::OK, &Value::Object(out))
+        out.push(b'}');
+        let mut r = reply(StatusCode::OK, body::full(out));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
     }
 
     async fn post<B>(&self, spec: String, body: B) -> Response<ProxyBody>

@@ -98,6 +98,21 @@ impl CancellableStream {
         }
     }
 
+    /// The socket, and a future that completes once the target is retired (for a tunnel that
+    /// relays on the socket itself).
+    pub(crate) fn into_parts(self) -> (TcpStream, impl Future<Output = ()> + Send) {
+        let CancellableStream {
+            inner,
+            cancelled,
+            done,
+        } = self;
+        (inner, async move {
+            if !done {
+                cancelled.await
+            }
+        })
+    }
+
     /// Polls the token (registering the waker) and reports cancellation.
     fn check(&mut self, cx: &mut Context<'_>) -> Result<(), io::Error> {
         if !self.done && self.cancelled.as_mut().poll(cx).is_ready() {

@@ -43,6 +43,7 @@ mod local;
 mod metrics;
 pub mod path;
 mod proxy;
+mod relay;
 mod route;
 mod server;
 mod table;

@@ -39,12 +39,8 @@ impl LocalHandler {
     }
 
     /// Whether a route with this target and data is answered in process.
-    pub(crate) fn handles(
-        &self,
-        target: &str,
-        data: &serde_json::Map<String, serde_json::Value>,
-    ) -> bool {
-        target == &*self.target && data.get("hub").and_then(|v| v.as_bool()) == Some(true)
+    pub(crate) fn handles(&self, route: &crate::Route) -> bool {
+        route.is_hub() && route.target() == &*self.target
     }
 
     pub(crate) async fn call(&self, req: Request<ProxyBody>) -> Response<ProxyBody> {

@@ -185,7 +185,7 @@ impl Proxy {
             tracked(incoming, Some(Arc::clone(&cell)))
         };
         if let (false, Some(local)) = (ws, &self.inner.cfg.local_hub) {
-            if local.handles(route.target(), route.data()) {
+            if local.handles(route.route()) {
                 let mut local_req = Request::new(body);
                 *local_req.method_mut() = parts.method;
                 if let Some(pq) = uri.path_and_query() {

@@ -1,5 +1,7 @@
 //! A validated route: canonical spec → upstream target, plus opaque data.
 
+use std::sync::Arc;
+
 use hyper::http::uri::{Authority, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,6 +21,8 @@ pub enum RouteError {
 ///
 /// `spec` is kept canonical (see [`canonical_spec`]); `data` never contains
 /// the `target` or `last_activity` keys, which are synthesised on listing.
+/// The data is kept as compact JSON text behind an `Arc` (the replicated state
+/// shares the same text): a `Map` cost ~600 bytes per route however small.
 /// Serialised form is `{spec, target, data}` with the canonical spec, and
 /// deserialising revalidates without decoding again, so it can be replicated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +30,10 @@ pub enum RouteError {
 pub struct Route {
     spec: String,
     target: String,
-    data: Map<String, Value>,
+    data: Arc<str>,
+    /// `"hub": true` in the data (checked per request by the in-process hub handler).
+    #[serde(skip)]
+    hub: bool,
     #[serde(skip)]
     parsed: Target,
 }
@@ -48,10 +55,11 @@ impl TryFrom<RouteRepr> for Route {
 
 impl From<Route> for RouteRepr {
     fn from(r: Route) -> Self {
+        let data = r.data();
         RouteRepr {
             spec: r.spec,
             target: r.target,
-            data: r.data,
+            data,
         }
     }
 }
@@ -61,6 +69,26 @@ impl Route {
     /// which is decoded once into the canonical key.
     pub fn new(spec: &str, target: &str, data: Map<String, Value>) -> Result<Route, RouteError> {
         Self::from_canonical(&canonical_spec(spec), target, data)
+    }
+
+    /// As [`Route::new`], with the data as JSON text that is shared, not copied, when it is
+    /// an object without the synthesised keys (the replicated state's form).
+    pub fn with_json_data(spec: &str, target: &str, data: Arc<str>) -> Result<Route, RouteError> {
+        let parsed = Target::parse(target)?;
+        let map = match serde_json::from_str::<Value>(&data) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        if map.contains_key("target") || map.contains_key("last_activity") || data.len() < 2 {
+            return Self::from_canonical(&canonical_spec(spec), target, map);
+        }
+        Ok(Route {
+            spec: trim_spec(&canonical_spec(spec)),
+            target: target.to_owned(),
+            hub: is_hub(&map),
+            data,
+            parsed,
+        })
     }
 
     /// Build from an already-canonical spec (as listed by the table or
@@ -76,7 +104,8 @@ impl Route {
         Ok(Route {
             spec: trim_spec(spec),
             target: target.to_owned(),
-            data,
+            hub: is_hub(&data),
+            data: Arc::from(Value::Object(data).to_string()),
             parsed,
         })
     }
@@ -91,14 +120,31 @@ impl Route {
         &self.target
     }
 
-    /// Route data (`user`, `server_name`, `jupyterhub`, ...).
-    pub fn data(&self) -> &Map<String, Value> {
+    /// Route data (`user`, `server_name`, `jupyterhub`, ...), decoded.
+    pub fn data(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.data) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+
+    /// Route data as compact JSON text.
+    pub fn data_json(&self) -> &Arc<str> {
         &self.data
+    }
+
+    /// Whether the data says `"hub": true`.
+    pub fn is_hub(&self) -> bool {
+        self.hub
     }
 
     pub(crate) fn parsed_target(&self) -> &Target {
         &self.parsed
     }
+}
+
+fn is_hub(data: &Map<String, Value>) -> bool {
+    data.get("hub").and_then(Value::as_bool) == Some(true)
 }
 
 /// Parsed upstream target: `http://authority[/base]`.
@@ -199,6 +245,19 @@ mod tests {
         .expect("valid");
         assert_eq!(r.spec(), "/user/a@b");
         assert_eq!(r.data().len(), 1);
+        assert!(!r.is_hub());
+        // Shared JSON text is kept as is; synthesised keys in it are still stripped.
+        let text: Arc<str> = Arc::from(r#"{"hub":true}"#);
+        let h = Route::with_json_data("/", "http://127.0.0.1:1", text.clone()).expect("valid");
+        assert!(Arc::ptr_eq(h.data_json(), &text) && h.is_hub());
+        let t = Route::with_json_data(
+            "/x/",
+            "http://127.0.0.1:1",
+            Arc::from(r#"{"target":"y","u":1}"#),
+        )
+        .expect("valid");
+        assert_eq!(&**t.data_json(), r#"{"u":1}"#);
+        assert_eq!(t.spec(), "/x");
         let s = serde_json::to_string(&r).expect("ser");
         let back: Route = serde_json::from_str(&s).expect("de");
         assert_eq!(back, r);

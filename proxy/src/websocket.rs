@@ -1,22 +1,33 @@
 //! Websocket tunnelling: after the upstream answers 101, both connections
 //! are upgraded and bytes are copied both ways (frames are not parsed, so
-//! frame size is unbounded and nothing is buffered beyond copy buffers).
+//! frame size is unbounded).
+//!
+//! Plain TCP on both sides (the usual case) goes through [`relay`], which holds
+//! no buffer while a websocket is idle: kernels keep thousands of websockets
+//! open for days with nothing to say, and a pair of 8 KiB copy buffers each was
+//! most of what an idle tunnel cost. A TLS-terminated client side is copied
+//! with `copy_bidirectional`.
 //!
 //! The tunnel ends when either side closes, when the route is removed or
 //! re-targeted (its token), or when the server shuts down. There is no idle
 //! timeout: kernels keep websockets open for days, as CHP allows.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::upgrade::OnUpgrade;
+use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper::{Response, Version};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
+use crate::activity::ActivityCell;
 use crate::body::{self, ActivityIo};
-use crate::client::ProxyBody;
+use crate::client::{CancellableStream, ProxyBody};
 use crate::forward::ConnInfo;
 use crate::metrics::Metrics;
+use crate::relay::relay;
 use crate::table::RouteInfo;
 
 /// Spawn the tunnel task and return the 101 response (with the upstream's
@@ -43,10 +54,9 @@ pub(crate) fn tunnel(
             }
         };
         let _open = metrics.websocket_opened();
-        let mut client = ActivityIo::new(TokioIo::new(client), Arc::clone(&cell));
-        let mut upstream = ActivityIo::new(TokioIo::new(upstream), cell);
+        let copying = copy_both_ways(client, upstream, cell);
         tokio::select! {
-            res = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+            res = copying => {
                 if let Err(e) = res {
                     tracing::debug!(%spec, error = %e, "websocket closed with error");
                 }
@@ -59,4 +69,62 @@ pub(crate) fn tunnel(
     let (mut parts, _) = upstream.into_parts();
     parts.version = Version::HTTP_11;
     Response::from_parts(parts, body::empty())
+}
+
+/// Copies until both directions have ended, or the upstream's target is retired.
+async fn copy_both_ways(
+    client: Upgraded,
+    upstream: Upgraded,
+    cell: Arc<ActivityCell>,
+) -> std::io::Result<()> {
+    let upstream = match upstream.downcast::<TokioIo<CancellableStream>>() {
+        Ok(parts) => parts,
+        Err(upstream) => {
+            return copy_buffered(TokioIo::new(client), TokioIo::new(upstream), cell).await
+        }
+    };
+    let (up_stream, retired) = upstream.io.into_inner().into_parts();
+    let up_pre = upstream.read_buf;
+    match hyper_util::server::conn::auto::upgrade::downcast::<TokioIo<TcpStream>>(client) {
+        Ok(client) => {
+            let client_stream = client.io.into_inner();
+            until_retired(
+                relay(&client_stream, client.read_buf, &up_stream, up_pre, &cell),
+                retired,
+            )
+            .await
+        }
+        Err(client) => {
+            let mut client = TokioIo::new(client);
+            client.write_all(&up_pre).await?;
+            let copying = copy_buffered(client, up_stream, cell);
+            until_retired(copying, retired).await
+        }
+    }
+}
+
+async fn until_retired(
+    copying: impl Future<Output = std::io::Result<()>>,
+    retired: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        res = copying => res,
+        () = retired => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "upstream target removed from the route table",
+        )),
+    }
+}
+
+/// The generic path (a TLS client side): `copy_bidirectional`'s buffers.
+async fn copy_buffered<C, U>(client: C, upstream: U, cell: Arc<ActivityCell>) -> std::io::Result<()>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut client = ActivityIo::new(client, Arc::clone(&cell));
+    let mut upstream = ActivityIo::new(upstream, cell);
+    tokio::io::copy_bidirectional(&mut client, &mut upstream)
+        .await
+        .map(|_| ())
 }

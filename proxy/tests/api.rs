@@ -53,6 +53,43 @@ async fn in_memory() -> (RouteTable, SocketAddr) {
     (table, addr)
 }
 
+/// The listing is written as text (not built as values): every entry, escapes included, must
+/// be what a single GET answers.
+#[tokio::test]
+async fn listing_entries_equal_single_gets() {
+    let (_table, addr) = in_memory().await;
+    for (path, body) in [
+        (
+            "/api/routes/user/a%22b%5C",
+            r#"{"target": "http://127.0.0.1:1", "user": "a\"b\\"}"#,
+        ),
+        ("/api/routes/bare", r#"{"target": "http://127.0.0.1:2"}"#),
+        (
+            "/api/routes/nested",
+            r#"{"target": "http://127.0.0.1:3/x", "n": {"k": [1, "\u00e9"]}}"#,
+        ),
+    ] {
+        let r = api(addr, Method::POST, path, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}");
+    }
+    let all = api(addr, Method::GET, "/api/routes", "").await.json();
+    let all = all.as_object().expect("object");
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.contains_key("/user/a\"b\\"), "{all:?}");
+    for (spec, entry) in all {
+        let path = spec.replace('"', "%22").replace('\\', "%5C");
+        let one = api(addr, Method::GET, &format!("/api/routes{path}"), "").await;
+        assert_eq!(one.status, StatusCode::OK, "{spec}");
+        assert_eq!(&one.json(), entry, "{spec}");
+        assert!(
+            entry["target"].is_string() && entry["last_activity"].is_string(),
+            "{entry}"
+        );
+    }
+    assert_eq!(all["/bare"].as_object().map(|o| o.len()), Some(2));
+    assert_eq!(all["/nested"]["n"]["k"][1], "\u{e9}");
+}
+
 #[tokio::test]
 async fn add_get_list_delete() {
     let (table, addr) = in_memory().await;

@@ -16,7 +16,9 @@ use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use serde_json::json;
 use support::backend::http_echo;
 use support::client::{send_h2, send_on};
+use support::ws::{read_frame, read_head, write_frame, ws_echo, BINARY};
 use support::{route, start_proxy, target};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -169,6 +171,52 @@ async fn tls_http1_h2_and_reload() {
         .expect("mtime");
     assert!(p.proxy.reload_tls().is_err());
     assert_eq!(presented(&tls_connect(p.addr, &[]).await), want);
+}
+
+/// A TLS client side cannot use the socket relay; its tunnel is copied through TLS.
+#[tokio::test]
+async fn websocket_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    install(1, &cert, &key, Duration::ZERO);
+    let backend = ws_echo().await;
+    let table = RouteTable::new(false);
+    table.upsert(route("/", &target(backend.addr), json!({})));
+    let p = start_proxy(
+        table,
+        ProxyConfig {
+            tls: Some(TlsConfig::new(&cert, &key)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut s = tls_connect(p.addr, &[b"http/1.1"]).await;
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: proxy.test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("handshake");
+    let head = support::bounded("ws head", read_head(&mut s))
+        .await
+        .unwrap_or_default();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let big: Vec<u8> = (0..300_000).map(|i| (i % 251) as u8).collect();
+    for msg in [&b"hello"[..], &big] {
+        write_frame(&mut s, BINARY, msg, true).await.expect("send");
+        let (op, got) = support::bounded("echo", read_frame(&mut s))
+            .await
+            .expect("echo frame");
+        assert!(op == BINARY && got == msg, "echo of {} bytes", msg.len());
+    }
+    assert_eq!(p.proxy.metrics().active_websockets(), 1);
+    drop(s);
+    let m = p.proxy.metrics().clone();
+    assert!(
+        support::eventually(support::WAIT, || m.active_websockets() == 0).await,
+        "tunnel ended after the client left"
+    );
 }
 
 #[tokio::test]

@@ -113,7 +113,7 @@ pub async fn confirm_route_miss(hub: &Hub, uri: &Uri) -> Option<Response> {
         .node
         .state()
         .routes()
-        .any(|r| r.data.get("hub").is_none() && route_covers(&r.routespec, path));
+        .any(|r| route_covers(&r.routespec, path) && r.data.get("hub").is_none());
     covered.then(|| {
         let to = uri.path_and_query().map_or(path, |pq| pq.as_str());
         axum::response::Redirect::temporary(to).into_response()

@@ -50,7 +50,7 @@ pub async fn get(
     let total = routes.len();
     let mut items = Map::new();
     for r in routes.into_iter().skip(p.offset).take(p.limit) {
-        let mut data = r.data.clone();
+        let mut data = r.data.to_value();
         if let Some(ts) = hub.route_activity(&r.routespec) {
             data["last_activity"] = json!(crate::timefmt::iso(ts));
         }

@@ -250,7 +250,7 @@ impl Controller {
         let route = Route {
             routespec: prefix.to_string(),
             target: started.target.clone(),
-            data: json!({"user": user, "server_name": server, "jupyterhub": true}),
+            data: json!({"user": user, "server_name": server, "jupyterhub": true}).into(),
         };
         self.propose(Command::ServerReady {
             user: user.to_string(),

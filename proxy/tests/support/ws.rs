@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::backend::{spawn_backend, Backend};
@@ -15,7 +15,7 @@ pub const BINARY: u8 = 2;
 pub const CLOSE: u8 = 8;
 
 /// Read an HTTP head (up to the blank line) byte by byte.
-pub async fn read_head(s: &mut TcpStream) -> Option<String> {
+pub async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Option<String> {
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let b = s.read_u8().await.ok()?;
@@ -27,8 +27,8 @@ pub async fn read_head(s: &mut TcpStream) -> Option<String> {
     Some(String::from_utf8_lossy(&head).into_owned())
 }
 
-pub async fn write_frame(
-    s: &mut TcpStream,
+pub async fn write_frame<S: AsyncWrite + Unpin>(
+    s: &mut S,
     opcode: u8,
     payload: &[u8],
     masked: bool,
@@ -58,7 +58,7 @@ pub async fn write_frame(
 }
 
 /// Read one frame: `(opcode, unmasked payload)`, or None on EOF/error.
-pub async fn read_frame(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+pub async fn read_frame<S: AsyncRead + Unpin>(s: &mut S) -> Option<(u8, Vec<u8>)> {
     let b0 = s.read_u8().await.ok()?;
     let b1 = s.read_u8().await.ok()?;
     let len = match b1 & 0x7f {

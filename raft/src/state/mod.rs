@@ -10,6 +10,7 @@ pub mod model;
 mod dedup;
 mod groups;
 pub mod image;
+pub mod route_data;
 mod servers;
 mod tokens;
 mod users;

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::route_data::RouteData;
+
 /// Microseconds since the Unix epoch, UTC. Chosen by the proposer, never by `apply`.
 pub type Ts = i64;
 
@@ -238,7 +240,7 @@ pub struct Route {
     pub routespec: String,
     pub target: String,
     /// `{"user": ..., "server_name": ...}` or `{"service": ...}` or `{"hub": true}`.
-    pub data: Value,
+    pub data: RouteData,
 }
 
 /// Cluster-wide settings created once after bootstrap.

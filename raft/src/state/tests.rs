@@ -269,7 +269,7 @@ fn spawn_admission_is_cluster_wide_and_generation_guards_stale_commands() {
     let route = Route {
         routespec: "/user/a/".into(),
         target: "http://127.0.0.1:9".into(),
-        data: json!({"user": "a", "server_name": ""}),
+        data: json!({"user": "a", "server_name": ""}).into(),
     };
     let ready = |g: u64| Command::ServerReady {
         user: "a".into(),
