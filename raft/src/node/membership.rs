@@ -8,6 +8,9 @@ use openraft::ChangeMembers;
 use super::{MembershipError, Node, WriteError};
 use crate::types::{NodeId, NodeInfo};
 
+/// How long a membership change waits for one in progress before answering busy.
+const CHANGE_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum MemberChange {
     Add { id: NodeId, info: NodeInfo },
@@ -56,10 +59,27 @@ impl Node {
         &self,
         change: MemberChange,
     ) -> Result<(), MembershipError> {
-        let _guard = self
-            .membership_lock
-            .try_lock()
+        // A change right after another (`cluster add` then `cluster remove`) waits for the
+        // first to finish, joint phase included, rather than failing; only one still running
+        // after `CHANGE_WAIT` is reported as busy.
+        let deadline = tokio::time::Instant::now() + CHANGE_WAIT;
+        let _guard = tokio::time::timeout_at(deadline, self.membership_lock.lock())
+            .await
             .map_err(|_| MembershipError::Busy)?;
+        let mut metrics = self.raft.metrics();
+        let joint = |m: &openraft::RaftMetrics<_, _>| {
+            m.membership_config.membership().get_joint_config().len() > 1
+        };
+        let settled = tokio::time::timeout_at(deadline, async {
+            while joint(&metrics.borrow_and_update()) {
+                if metrics.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        if settled.await.is_err() {
+            return Err(MembershipError::Busy);
+        }
         let m = self.raft.metrics().borrow().membership_config.clone();
         if m.membership().get_joint_config().len() > 1 {
             return Err(MembershipError::Busy);
