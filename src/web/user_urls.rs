@@ -292,7 +292,7 @@ pub async fn user_url(
         let st = hub.node.state();
         let named = hub.cfg.allow_named_servers
             && segs.first().is_some_and(|s| {
-                !s.is_empty() && st.user(&name).is_some_and(|u| u.servers.contains_key(*s))
+                !s.is_empty() && st.user(&name).is_some_and(|u| u.servers.contains_key(s))
             });
         if named {
             (segs[0].to_string(), segs[1..].join("/"))

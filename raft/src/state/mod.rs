@@ -11,6 +11,7 @@ mod dedup;
 mod groups;
 pub mod image;
 pub mod route_data;
+pub mod server_map;
 mod servers;
 mod tokens;
 mod users;

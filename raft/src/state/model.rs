@@ -7,12 +7,13 @@
 //! Every field is filled in by the proposer or derived deterministically during apply, so the
 //! same log yields the same rows on every replica.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use super::route_data::RouteData;
+pub use super::server_map::ServerMap;
 
 /// Microseconds since the Unix epoch, UTC. Chosen by the proposer, never by `apply`.
 pub type Ts = i64;
@@ -30,7 +31,7 @@ pub struct User {
     pub roles: BTreeSet<String>,
     /// Spawner rows by server name (`""` is the default server). Holds stopped named servers
     /// too, as upstream's Spawner table does.
-    pub servers: BTreeMap<String, Server>,
+    pub servers: ServerMap,
     /// Opaque authenticator state; visible only with `admin:auth_state`.
     pub auth_state: Option<Value>,
     /// Upstream 6.x `user_info` (a dict or null).

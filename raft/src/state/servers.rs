@@ -126,7 +126,7 @@ impl HubState {
             };
         }
         let u = self.users.get_mut(&uid).expect("indexed user exists");
-        let s = u.servers.entry(server.clone()).or_insert_with(|| Server {
+        let s = u.servers.get_or_insert_with(server, || Server {
             name: server.clone(),
             user_options: Value::Object(Default::default()),
             ..Server::default()
@@ -296,7 +296,10 @@ impl HubState {
         dirty.insert(Key::User(uid));
         // The route goes first, so traffic stops before the process does (contract §4.1).
         self.drop_route(route, dirty);
-        Outcome::Created(vec![self.users[&uid].servers[server].generation])
+        Outcome::Created(vec![self.users[&uid]
+            .servers
+            .get(server)
+            .map_or(0, |s| s.generation)])
     }
 
     pub(super) fn server_stopped(
