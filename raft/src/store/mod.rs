@@ -33,7 +33,9 @@ use crate::types::NodeId;
 /// with (sled refuses another), see [`segment_size_of`].
 const SEGMENT_SIZE: usize = 1024 * 1024;
 /// Page cache budget: the state machine lives in our own memory, sled only needs its log hot.
-const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// 128 MiB (before 2026-12) filled up with copies of state rows: at 100,000 users a replica
+/// held ~65 MiB more for no measurable gain in write throughput or restart time.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
