@@ -146,7 +146,12 @@ fn reply(code: StatusCode, body: ProxyBody) -> Response<ProxyBody> {
 }
 
 fn json(code: StatusCode, v: &Value) -> Response<ProxyBody> {
-    let mut r = reply(code, body::full(v.to_string()));
+    json_text(code, v.to_string())
+}
+
+/// A JSON body already written as text.
+fn json_text(code: StatusCode, text: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut r = reply(code, body::full(text));
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
@@ -292,10 +297,7 @@ impl<W: RouteWriter> RouteApi<W> {
             r.write_chp_json(&mut out);
         }
         out.push(b'}');
-        let mut r = reply(StatusCode::OK, body::full(out));
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        r
+        json_text(StatusCode::OK, out)
     }
 
     async fn post<B>(&self, spec: String, body: B) -> Response<ProxyBody>

@@ -72,23 +72,25 @@ impl Route {
     }
 
     /// As [`Route::new`], with the data as JSON text that is shared, not copied, when it is
-    /// an object without the synthesised keys (the replicated state's form).
+    /// an object without the synthesised keys (the replicated state's form). Anything else
+    /// is rebuilt as `new` would (data that is not an object becomes `{}`).
     pub fn with_json_data(spec: &str, target: &str, data: Arc<str>) -> Result<Route, RouteError> {
-        let parsed = Target::parse(target)?;
-        let map = match serde_json::from_str::<Value>(&data) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        };
-        if map.contains_key("target") || map.contains_key("last_activity") || data.len() < 2 {
-            return Self::from_canonical(&canonical_spec(spec), target, map);
+        let spec = canonical_spec(spec);
+        match serde_json::from_str::<Value>(&data) {
+            Ok(Value::Object(m))
+                if !m.contains_key("target") && !m.contains_key("last_activity") =>
+            {
+                Ok(Route {
+                    parsed: Target::parse(target)?,
+                    spec: trim_spec(&spec),
+                    target: target.to_owned(),
+                    hub: is_hub(&m),
+                    data,
+                })
+            }
+            Ok(Value::Object(m)) => Self::from_canonical(&spec, target, m),
+            _ => Self::from_canonical(&spec, target, Map::new()),
         }
-        Ok(Route {
-            spec: trim_spec(&canonical_spec(spec)),
-            target: target.to_owned(),
-            hub: is_hub(&map),
-            data,
-            parsed,
-        })
     }
 
     /// Build from an already-canonical spec (as listed by the table or
@@ -257,6 +259,12 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(&**t.data_json(), r#"{"u":1}"#);
+        let n = Route::with_json_data("/n", "http://127.0.0.1:1", Arc::from("[1]")).expect("valid");
+        assert_eq!(
+            &**n.data_json(),
+            "{}",
+            "data that is not an object is not spliced as one"
+        );
         assert_eq!(t.spec(), "/x");
         let s = serde_json::to_string(&r).expect("ser");
         let back: Route = serde_json::from_str(&s).expect("de");

@@ -114,16 +114,19 @@ fn install(n: u8, cert: &Path, key: &Path, bump: Duration) {
     }
 }
 
-#[tokio::test]
-async fn tls_http1_h2_and_reload() {
+/// A TLS proxy with certificate pair 1 in a fresh directory (kept alive by the returned
+/// guard) and one route `/` to `backend`.
+async fn tls_proxy(
+    backend: std::net::SocketAddr,
+    reload_interval: Duration,
+) -> (tempfile::TempDir, support::TestProxy) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     install(1, &cert, &key, Duration::ZERO);
-    let backend = http_echo().await;
     let table = RouteTable::new(false);
-    table.upsert(route("/", &target(backend.addr), json!({})));
+    table.upsert(route("/", &target(backend), json!({})));
     let mut tls = TlsConfig::new(&cert, &key);
-    tls.reload_interval = Duration::from_millis(100);
+    tls.reload_interval = reload_interval;
     let p = start_proxy(
         table,
         ProxyConfig {
@@ -132,6 +135,14 @@ async fn tls_http1_h2_and_reload() {
         },
     )
     .await;
+    (dir, p)
+}
+
+#[tokio::test]
+async fn tls_http1_h2_and_reload() {
+    let backend = http_echo().await;
+    let (dir, p) = tls_proxy(backend.addr, Duration::from_millis(100)).await;
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
 
     let s = tls_connect(p.addr, &[b"http/1.1"]).await;
     assert_eq!(presented(&s), fixture_cert("cert1.pem"));
@@ -176,20 +187,8 @@ async fn tls_http1_h2_and_reload() {
 /// A TLS client side cannot use the socket relay; its tunnel is copied through TLS.
 #[tokio::test]
 async fn websocket_over_tls() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
-    install(1, &cert, &key, Duration::ZERO);
     let backend = ws_echo().await;
-    let table = RouteTable::new(false);
-    table.upsert(route("/", &target(backend.addr), json!({})));
-    let p = start_proxy(
-        table,
-        ProxyConfig {
-            tls: Some(TlsConfig::new(&cert, &key)),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (_dir, p) = tls_proxy(backend.addr, Duration::from_secs(5)).await;
     let mut s = tls_connect(p.addr, &[b"http/1.1"]).await;
     s.write_all(
         b"GET /ws HTTP/1.1\r\nHost: proxy.test\r\nUpgrade: websocket\r\n\
