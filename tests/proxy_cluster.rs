@@ -168,10 +168,11 @@ fn t20_leader_kill_does_not_fail_proxied_requests() {
     );
 }
 
-/// A replica back with an empty disk serves HTTP before it has the route table. A proxied
-/// request to a route it does not have yet must not get 404: the hub's fallback confirms the
-/// miss against the leader and sends the client back (307) once the route is there, or
-/// answers 503 while it cannot confirm.
+/// The leader dies and comes back with an empty disk. A route added through a survivor right
+/// after the kill waits for the election instead of answering 503. The wiped replica serves
+/// HTTP before it has the route table; a proxied request to a route it does not have yet must
+/// not get 404: the hub's fallback confirms the miss against the leader and sends the client
+/// back (307) once the route is there, or answers 503 while it cannot confirm.
 #[test]
 fn t30_a_replica_catching_up_never_answers_404_for_an_existing_route() {
     let mut c = Cluster::start(3, &[]);
@@ -179,16 +180,19 @@ fn t30_a_replica_catching_up_never_answers_404_for_an_existing_route() {
         c.wait_ready(i, Duration::from_secs(30));
     }
     let port = backend();
-    c.kill9(2);
-    let data = c.procs[2].config.with_file_name("node-3");
+    let gone = c.leader();
+    c.kill9(gone);
+    let data = c.procs[gone]
+        .config
+        .with_file_name(format!("node-{}", gone + 1));
     std::fs::remove_dir_all(&data).unwrap();
-    assert_eq!(add_route(&c, 0, "/user/carol", port), 201);
-    procs::spawn(&mut c.procs[2]);
+    assert_eq!(add_route(&c, (gone + 1) % 3, "/user/carol", port), 201);
+    procs::spawn(&mut c.procs[gone]);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let p = &c.procs[2];
+    let p = &c.procs[gone];
     let url = format!("http://{}:{}/user/carol/x", p.ip, p.public);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = Vec::new();

@@ -189,7 +189,15 @@ async fn t31_isolated_node_answers_no_leader_quickly() {
     let lone = (leader + 1) % 3;
     let others: Vec<usize> = (0..3).filter(|i| *i != lone).collect();
     c.partition(&[&[lone], &others]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Writes wait through an election first (a few election timeouts without a leader).
+    let waited = tokio::time::Instant::now();
+    while c.node(lone).leaderless_for_writes().is_none() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "never gave up on a leader"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let started = tokio::time::Instant::now();
     let r = c.node(lone).write(create_user("x")).await;
     assert!(matches!(r, Err(WriteError::NoLeader { .. })), "got {r:?}");

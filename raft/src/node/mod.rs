@@ -39,6 +39,10 @@ use crate::state::HubState;
 use crate::store::{Applied, SharedState, Store};
 use crate::types::{NodeId, NodeInfo, Raft};
 
+/// Election timeouts a write waits without a leader before answering `NoLeader`
+/// (see [`Node::leaderless_for_writes`]).
+pub const WRITE_ELECTION_ROUNDS: u32 = 3;
+
 /// Everything a replica needs to know to run.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -186,13 +190,29 @@ impl Node {
     }
 
     /// How long no leader has been known, if longer than the election timeout. Readers use it
-    /// to flag possibly stale answers; writers answer 503.
+    /// to flag possibly stale answers; readiness reports it.
     pub fn leaderless_for(&self) -> Option<Duration> {
+        self.leaderless_longer_than(self.cfg.election_timeout_max)
+    }
+
+    /// How long no leader has been known, if longer than writes wait for an election
+    /// ([`WRITE_ELECTION_ROUNDS`] election timeouts): past that a write answers `NoLeader`.
+    ///
+    /// One election timeout is too short for writes. After the leader dies the survivors
+    /// reject each other's votes until its lease runs out, and two candidates can split the
+    /// vote, so a normal failover often spends two or three rounds without a leader; a write
+    /// arriving then should wait for the winner, not answer 503. A node cut off from the
+    /// majority still answers 503 quickly (a second or so, never the write timeout).
+    pub fn leaderless_for_writes(&self) -> Option<Duration> {
+        self.leaderless_longer_than(self.cfg.election_timeout_max * WRITE_ELECTION_ROUNDS)
+    }
+
+    fn leaderless_longer_than(&self, limit: Duration) -> Option<Duration> {
         if self.current_leader().is_some() {
             return None;
         }
         let since = self.leader_seen.lock().elapsed();
-        (since > self.cfg.election_timeout_max).then_some(since)
+        (since > limit).then_some(since)
     }
 
     /// Address of a member's cluster port, from the replicated membership (or the peer list).

@@ -59,7 +59,7 @@ impl Node {
         id: crate::ReqId,
         cmd: Command,
     ) -> Result<Outcome, WriteError> {
-        if let Some(since) = self.leaderless_for() {
+        if let Some(since) = self.leaderless_for_writes() {
             return Err(WriteError::NoLeader {
                 since_ms: since.as_millis() as u64,
             });
@@ -103,7 +103,7 @@ impl Node {
                 Some(l) if l == self.id => self.propose_local(req.clone(), left).await,
                 Some(l) => self.propose_remote(l, &req, left).await,
                 None => {
-                    if let Some(since) = self.leaderless_for() {
+                    if let Some(since) = self.leaderless_for_writes() {
                         return Err(WriteError::NoLeader {
                             since_ms: since.as_millis() as u64,
                         });
