@@ -245,8 +245,7 @@ pub async fn run(
         proxy_config(&cfg, &hub, local_hub(&api_url, hub_router.clone())),
     )
     .context("proxy configuration")?;
-    let mut hub = hub;
-    hub.proxy = Some(proxy.clone());
+    let hub = hub.with_proxy(proxy.clone());
     let router = crate::web::router(hub.clone()).merge(crate::api::router(hub.clone()));
     let _ = hub_router.set(router.clone());
 

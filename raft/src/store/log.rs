@@ -240,7 +240,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
-        let mut batch = sled::Batch::default();
         for e in entries {
             let bytes = encode(&e);
             if bytes.len() > MAX_ENTRY_BYTES {
@@ -255,11 +254,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 )
                 .into());
             }
-            batch.insert(&entry_key(e.log_id.index), bytes);
+            self.tree
+                .insert(entry_key(e.log_id.index), bytes)
+                .map_err(|e| StorageIOError::write_logs(&e))?;
         }
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
         // Readable now; durable (and acknowledged to openraft) after the next group sync.
         self.flusher
             .after_sync(Box::new(move |r: std::io::Result<()>| {

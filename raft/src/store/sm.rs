@@ -1,9 +1,10 @@
 //! The state machine: [`HubState`] in memory, its rows in sled, snapshots in files.
 //!
-//! `apply` runs the pure [`HubState::apply`] under the write lock, then writes exactly the
-//! touched rows plus the last-applied id in one atomic sled batch (not synced: the log is the
-//! durable record, and sled recovers a prefix, so a lost suffix of rows is re-applied from the
-//! log on restart). Restart loads the rows into memory: no per-user work beyond decoding.
+//! `apply` runs the pure [`HubState::apply`] under the write lock and marks the touched rows;
+//! [`Rows`] writes them with the last-applied id in one atomic sled batch every few
+//! milliseconds (not synced: the log is the durable record, and sled recovers a prefix, so a
+//! lost suffix of rows is re-applied from the log on restart). Restart loads the rows into
+//! memory: no per-user work beyond decoding.
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
+use super::rows::{rewrite_rows, Rows};
 use super::snapshot::{SnapshotDir, SnapshotFile};
 use super::sync::Syncer;
 use super::{decode, encode};
@@ -46,7 +48,7 @@ pub struct SharedState {
 #[derive(Clone)]
 pub struct StateMachineStore {
     state: Arc<RwLock<HubState>>,
-    tree: sled::Tree,
+    rows: Arc<Rows>,
     syncer: Arc<Syncer>,
     snapshots: Arc<SnapshotDir>,
     applied_tx: Arc<watch::Sender<Applied>>,
@@ -87,9 +89,10 @@ impl StateMachineStore {
             routes_version: 1,
             servers_version: 1,
         };
+        let state = Arc::new(RwLock::new(state));
         Ok(StateMachineStore {
-            state: Arc::new(RwLock::new(state)),
-            tree,
+            rows: Rows::start(tree, state.clone()),
+            state,
             syncer,
             snapshots: Arc::new(snapshots),
             applied_tx: Arc::new(watch::channel(applied).0),
@@ -97,6 +100,11 @@ impl StateMachineStore {
             servers_version: Arc::new(AtomicU64::new(1)),
             snapshot_seq: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    #[cfg(test)]
+    pub(super) fn rows_tree(&self) -> sled::Tree {
+        self.rows.tree().clone()
     }
 
     pub fn shared(&self) -> SharedState {
@@ -131,23 +139,6 @@ impl StateMachineStore {
     }
 }
 
-/// Replaces every row in the tree with the rows of `state`, atomically (one batch).
-fn rewrite_rows(tree: &sled::Tree, state: &HubState) -> sled::Result<()> {
-    let rows = state.all_rows();
-    let keep: std::collections::HashSet<&[u8]> = rows.iter().map(|(k, _)| k.as_slice()).collect();
-    let mut batch = sled::Batch::default();
-    for k in tree.iter().keys() {
-        let k = k?;
-        if !keep.contains(k.as_ref()) {
-            batch.remove(k);
-        }
-    }
-    for (k, v) in &rows {
-        batch.insert(k.as_slice(), v.as_slice());
-    }
-    tree.apply_batch(batch)
-}
-
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = StateMachineStore;
 
@@ -161,10 +152,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
     {
+        if let Some(e) = self.rows.failure() {
+            return Err(StorageIOError::write_state_machine(&std::io::Error::other(e)).into());
+        }
         let mut dirty = Dirty::new();
         let mut responses = Vec::new();
         let mut servers_changed = false;
-        let batch = {
+        let routes_changed;
+        let write_now = {
             let mut s = self.state.write();
             for e in entries {
                 s.last_applied = Some(e.log_id);
@@ -186,19 +181,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }
             }
             dirty.insert(Key::Meta);
-            let mut batch = sled::Batch::default();
-            for k in &dirty {
-                match s.encode_row(k) {
-                    Some(v) => batch.insert(k.encode(), v),
-                    None => batch.remove(k.encode()),
-                }
-            }
-            batch
+            routes_changed = dirty.iter().any(|k| matches!(k, Key::Route(_)));
+            self.rows.mark(dirty)
         };
-        self.tree
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_state_machine(&e))?;
-        let routes_changed = dirty.iter().any(|k| matches!(k, Key::Route(_)));
+        if write_now {
+            self.rows
+                .write()
+                .map_err(|e| StorageIOError::write_state_machine(&e))?;
+        }
         self.publish(routes_changed, servers_changed);
         Ok(responses)
     }
@@ -234,7 +224,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .await
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        rewrite_rows(&self.tree, &state)
+        self.rows
+            .rewrite(&state)
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         {
             let mut cur = self.state.write();
