@@ -6,8 +6,8 @@
 //! (the batch's begin and end marks), each write being a `pwrite` plus a waited-for
 //! `sync_file_range` on sled's IO threads; one per apply was most of sled's IO at 64 clients.
 //! Applies only record which keys changed ([`Rows::mark`]); a thread writes the changed rows
-//! every [`WRITE_EVERY`] (or at once past [`MAX_PENDING`] keys) in one atomic batch that ends
-//! with the `Meta` row naming the last applied id the rows reflect.
+//! every [`WRITE_EVERY`] (or at once past [`MAX_PENDING`] keys) in one atomic batch that
+//! includes the `Meta` row naming the last applied id the rows reflect.
 //!
 //! Invariant: a batch holds the current value of every key changed since the previous batch
 //! and the `Meta` of the same state. The keys are taken and the rows encoded under the state's
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::state::{Dirty, HubState, Key};
+use crate::state::{Dirty, HubState};
 
 /// How far the rows may lag the applied state: at most this much log is replayed at restart
 /// after a crash (a clean stop writes them).
@@ -86,15 +86,13 @@ impl Rows {
             if keys.is_empty() {
                 return Ok(());
             }
+            // Every apply marks `Meta`, so the batch carries the last applied id of `s`.
             let mut batch = sled::Batch::default();
-            for k in keys.iter().filter(|k| **k != Key::Meta) {
+            for k in &keys {
                 match s.encode_row(k) {
                     Some(v) => batch.insert(k.encode(), v),
                     None => batch.remove(k.encode()),
                 }
-            }
-            if let Some(v) = s.encode_row(&Key::Meta) {
-                batch.insert(Key::Meta.encode(), v);
             }
             batch
         };
