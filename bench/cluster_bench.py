@@ -4,8 +4,9 @@
   writes    acknowledged writes/s through the HTTP API at 1 and 64 clients (wrk), p50/p99
   failover  SIGKILL of the leader, repeated: time to the first acknowledged write through a
             survivor, p50/p99
-  restart   a replica holding N users: time from process start to /hub/health, /hub/readyz
-            and the first user read
+  restart   a replica holding N users (or the users 64 clients create one by one in S
+            seconds, --wrk-seconds S): kill -9, restart, time from process start to
+            /hub/health, /hub/readyz and the first user read
 
 Usage: RAFTHUB_BIN=target/release/rafthub bench/cluster_bench.py writes|failover|restart [opts]
 Every loop is bounded in count and time. Results are printed as JSON (one line per figure).
@@ -121,13 +122,23 @@ def bench_restart(args):
         c.start()
         r0 = c.replicas[0]
         t0 = time.monotonic()
-        for b in range(0, args.users, 1000):
-            names = [f"r{i:06d}" for i in range(b, min(b + 1000, args.users))]
-            resp = requests.post(f"{r0.api}/users", headers=H, json={"usernames": names}, timeout=60)
-            assert resp.status_code == 201, resp.text
-        emit(figure="restart_setup", users=args.users, create_s=round(time.monotonic() - t0, 2))
+        if args.wrk_seconds:
+            # One user per write, 64 clients: the longest log tail per user (the worst case
+            # for what a restart re-applies after the last snapshot).
+            leader = c.leader()
+            res = wrk(f"http://{leader.ip}:{leader.api_port}", 64, args.wrk_seconds, "r")
+            users = res["requests"] - res["non2xx"]
+            # At most 64 requests were in flight at the end, so this one surely completed.
+            last = f"r-0-{res['requests'] - 64}"
+        else:
+            for b in range(0, args.users, 1000):
+                names = [f"r{i:06d}" for i in range(b, min(b + 1000, args.users))]
+                resp = requests.post(f"{r0.api}/users", headers=H, json={"usernames": names}, timeout=60)
+                assert resp.status_code == 201, resp.text
+            last = f"r{args.users - 1:06d}"
+            users = args.users
+        emit(figure="restart_setup", users=users, create_s=round(time.monotonic() - t0, 2))
         victim = next(r for r in c.replicas if r is not c.leader())
-        last = f"r{args.users - 1:06d}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if requests.get(f"{victim.api}/users/{last}", headers=H, timeout=5).status_code == 200:
@@ -151,7 +162,7 @@ def bench_restart(args):
                 except requests.RequestException:
                     pass
                 time.sleep(0.02)
-            emit(figure="restart", users=args.users, repeat=rep, **{k: round(v, 3) for k, v in marks.items()})
+            emit(figure="restart", users=users, repeat=rep, **{k: round(v, 3) for k, v in marks.items()})
         c.stop()
 
 
@@ -169,6 +180,8 @@ def main():
     r = sub.add_parser("restart")
     r.add_argument("--users", type=int, default=100_000)
     r.add_argument("--repeats", type=int, default=3)
+    r.add_argument("--wrk-seconds", type=int, default=0,
+                   help="create users one per request with wrk for this long instead of --users in batches")
     a = p.parse_args()
     {"writes": bench_writes, "failover": bench_failover, "restart": bench_restart}[a.cmd](a)
 

@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`command`]: the [`Command`]s that change hub state, batched into Raft entries.
 //! - [`state`]: the hub tables in memory and their pure, deterministic `apply`.
-//! - [`store`]: the openraft storage on sled (log with group commit, state machine rows,
-//!   snapshot files). The only module here that touches the disk.
+//! - [`store`]: the openraft storage: the log on sled with group commit, and snapshot files
+//!   that with the log after them are the durable state. The only module here that touches the disk.
 //! - [`network`]: Raft RPCs and forwarded writes over HTTP on the cluster port, authenticated
 //!   by the cluster secret, optionally mTLS.
 //! - [`node`]: a running replica: starts openraft, guards bootstrap, batches and forwards

@@ -36,7 +36,7 @@ pub use write::now_micros;
 
 use crate::network::{ClusterClient, NetworkFactory, TlsConfig, TlsError};
 use crate::state::HubState;
-use crate::store::{Applied, SharedState, Store};
+use crate::store::{Applied, SharedState, SnapshotDue, Store};
 use crate::types::{NodeId, NodeInfo, Raft};
 
 /// Election timeouts a write waits without a leader before answering `NoLeader`
@@ -132,6 +132,7 @@ impl Node {
         }
         .validate()?;
         let shared = store.sm.shared();
+        let due = store.sm.snapshot_due();
         let raft = Raft::new(
             cfg.id,
             Arc::new(raft_cfg),
@@ -160,6 +161,7 @@ impl Node {
         tokio::spawn(track_leader(Arc::downgrade(&node)));
         tokio::spawn(prompt_elect::watch(Arc::downgrade(&node)));
         tokio::spawn(bootstrap::run(Arc::downgrade(&node)));
+        tokio::spawn(snapshot_when_due(Arc::downgrade(&node), due));
         Ok(node)
     }
 
@@ -232,6 +234,23 @@ impl Node {
 
     fn is_shut_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+}
+
+/// Takes a snapshot once the log tail since the last one is long enough ([`SnapshotDue`]):
+/// this bounds what a restart re-applies, whatever the write rate. (openraft's own policy,
+/// every `snapshot_every` entries, stays as a bound on the log's length.)
+async fn snapshot_when_due(node: std::sync::Weak<Node>, due: SnapshotDue) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(n) = node.upgrade() else { return };
+        if n.is_shut_down() {
+            return;
+        }
+        // openraft ignores the trigger while a snapshot is being built.
+        if due.is_due() && n.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! How the state is written down: per-row keys for sled, and a whole-state [`Image`] for
-//! snapshots.
+//! How the state is written down: a whole-state [`Image`] of keyed rows, for snapshots (and
+//! the sled rows of data dirs from before 2026-12, read once to convert them).
 //!
 //! Rows are MessagePack with field names (`rmp_serde::to_vec_named`), so adding a field with
 //! `#[serde(default)]` keeps old data readable across a rolling upgrade.
@@ -13,7 +13,7 @@ use crate::types::{LogId, StoredMembership};
 /// A persisted row of the state machine. Ordered so a batch is written in a fixed order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Key {
-    /// Last applied log id and membership (written with every apply).
+    /// Last applied log id and membership.
     Meta,
     Config,
     Counters,

@@ -113,6 +113,19 @@ impl HubState {
     pub fn users(&self) -> impl DoubleEndedIterator<Item = &User> + '_ {
         self.users.values()
     }
+    /// Rows a snapshot of this state holds, roughly: what loading it costs.
+    pub fn row_count(&self) -> usize {
+        self.users.len()
+            + self.groups.len()
+            + self.roles.len()
+            + self.services.len()
+            + self.tokens.len()
+            + self.oauth_clients.len()
+            + self.oauth_codes.len()
+            + self.routes.len()
+            + self.dedup.len()
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

@@ -122,6 +122,14 @@ impl LogStore {
         Ok(store)
     }
 
+    /// Writes an entry as `append` does, without openraft's flush callback.
+    #[cfg(test)]
+    pub(super) fn insert_for_test(&self, e: &Entry) {
+        self.tree
+            .insert(entry_key(e.log_id.index), encode(e))
+            .expect("insert");
+    }
+
     fn reader(&self) -> LogReader {
         LogReader {
             tree: self.tree.clone(),

@@ -1,14 +1,13 @@
 //! openraft storage on sled: the only module of this crate that touches the disk.
 //!
 //! Layout of a data dir:
-//! - `sled/`: one sled database with two trees, `raft` (log, vote, purge and commit marks)
-//!   and `sm` (state machine rows, see [`crate::state::Key`]).
-//! - `snapshots/`: the newest snapshot file.
+//! - `sled/`: one sled database; its `raft` tree holds the log, vote, purge and commit marks
+//!   (an `sm` tree of state rows from before 2026-12 is converted on open, see [`sm`]).
+//! - `snapshots/`: the newest snapshot file: with the log after it, the durable state.
 //! - `node.id`: the node id this directory belongs to, checked on every start so a data dir
 //!   can never be reused by another replica by mistake.
 
 mod log;
-mod rows;
 mod sm;
 mod snapshot;
 mod sync;
@@ -21,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use log::{LogReader, LogStore, MAX_ENTRY_BYTES};
-pub use sm::{Applied, SharedState, StateMachineStore};
+pub use sm::{Applied, SharedState, SnapshotDue, StateMachineStore, MIN_TAIL};
 pub use snapshot::SnapshotFile;
 use sync::{Flusher, Syncer};
 
@@ -47,7 +46,7 @@ pub enum OpenError {
     #[error("a state machine row cannot be decoded: {0}")]
     Decode(#[source] crate::state::image::DecodeError),
     #[error("the snapshot file cannot be decoded: {0}")]
-    Snapshot(#[source] rmp_serde::decode::Error),
+    Snapshot(#[source] sm::SnapshotDecodeError),
     #[error("the Raft log's purge mark cannot be decoded: {0}")]
     LogMeta(#[source] rmp_serde::decode::Error),
     #[error(
@@ -83,7 +82,7 @@ pub fn open(dir: &Path, node_id: NodeId) -> Result<Store, OpenError> {
     let raft_tree = db.open_tree("raft").map_err(OpenError::Sled)?;
     let sm_tree = db.open_tree("sm").map_err(OpenError::Sled)?;
     let snapshots = snapshot::SnapshotDir::open(&dir.join("snapshots")).map_err(OpenError::Io)?;
-    let sm = StateMachineStore::load(sm_tree, syncer.clone(), snapshots)?;
+    let sm = StateMachineStore::load(sm_tree, snapshots)?;
     Ok(Store {
         log: LogStore::new(raft_tree, syncer, flusher)?,
         sm,

@@ -69,18 +69,7 @@ fn create_user_entry(index: u64, name: &str) -> crate::types::Entry {
     }
 }
 
-/// The state the rows in `tree` hold.
-fn state_in(tree: &sled::Tree) -> crate::state::HubState {
-    let rows = tree
-        .iter()
-        .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
-        .collect::<Result<Vec<_>, _>>()
-        .expect("rows");
-    crate::state::HubState::from_rows(rows).expect("decode rows")
-}
-
-/// Reopens a data dir; sled's lock is released once the last handle (the row writer's
-/// included) is gone.
+/// Reopens a data dir; sled's lock is released once the last handle is gone.
 async fn reopen(dir: &std::path::Path) -> super::Store {
     for _ in 0..100 {
         if let Ok(s) = open(dir, 1) {
@@ -91,38 +80,155 @@ async fn reopen(dir: &std::path::Path) -> super::Store {
     panic!("the store did not reopen");
 }
 
-/// Applies mark rows; the writer thread stores them within a few write intervals, `Meta`
-/// naming the last applied entry, and a clean stop leaves them current.
+fn users_in(store: &super::Store) -> (Option<u64>, Vec<String>) {
+    let s = store.sm.shared();
+    let state = s.state.read();
+    let mut names: Vec<String> = ["alice", "bob", "carol"]
+        .iter()
+        .filter(|n| state.user(n).is_some())
+        .map(|n| n.to_string())
+        .collect();
+    names.sort();
+    (state.last_applied().map(|l| l.index), names)
+}
+
+/// Applies write nothing: a reopened store has the newest snapshot's state, and openraft
+/// re-applies the committed log after it (checked here through `reapply`, as openraft does).
 #[tokio::test]
-async fn rows_follow_the_applies_and_a_clean_stop_writes_them() {
-    use openraft::storage::RaftStateMachine;
+async fn restart_state_is_the_snapshot_and_the_log_after_it() {
+    use openraft::storage::{RaftLogStorage, RaftSnapshotBuilder, RaftStateMachine};
+    use openraft::RaftLogReader;
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut sm = open(dir.path(), 1).unwrap().sm;
-        sm.apply(vec![create_user_entry(1, "alice")]).await.unwrap();
-        sm.apply(vec![create_user_entry(2, "bob")]).await.unwrap();
-        let tree = sm.rows_tree();
-        let mut written = false;
-        for _ in 0..100 {
-            tokio::time::sleep(super::rows::WRITE_EVERY).await;
-            let rows = state_in(&tree);
-            if rows.last_applied().map(|l| l.index) == Some(2) {
-                assert!(rows.user("alice").is_some() && rows.user("bob").is_some());
-                written = true;
-                break;
-            }
+        let mut store = open(dir.path(), 1).unwrap();
+        let entries: Vec<_> = [(1, "alice"), (2, "bob"), (3, "carol")]
+            .into_iter()
+            .map(|(i, n)| create_user_entry(i, n))
+            .collect();
+        for e in &entries {
+            store.log.insert_for_test(e);
         }
-        assert!(written, "rows were not written in the background");
-        // One more apply, then stop at once: the stop writes it.
-        sm.apply(vec![create_user_entry(3, "carol")]).await.unwrap();
+        store.sm.apply(entries[..2].to_vec()).await.unwrap();
+        let due = store.sm.snapshot_due();
+        assert!(due.tail() >= 2, "two commands (and the rows they touched)");
+        store
+            .sm
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        assert_eq!(due.tail(), 0, "the snapshot covers both applies");
+        store.sm.apply(entries[2..].to_vec()).await.unwrap();
+        assert!(due.tail() >= 1);
+        let (applied, names) = users_in(&store);
+        assert_eq!(applied, Some(3));
+        assert_eq!(names, ["alice", "bob", "carol"]);
+    }
+    let mut store = reopen(dir.path()).await;
+    // The snapshot: alice and bob, applied up to 2.
+    assert_eq!(
+        users_in(&store),
+        (Some(2), vec!["alice".into(), "bob".into()])
+    );
+    // The log after it, as openraft re-applies it on start.
+    let tail = store.log.try_get_log_entries(3..4).await.unwrap();
+    assert_eq!(tail.len(), 1);
+    store.sm.apply(tail).await.unwrap();
+    assert_eq!(users_in(&store).1, ["alice", "bob", "carol"]);
+    let _ = store.log.get_log_state().await.unwrap();
+}
+
+/// A data dir from before 2026-12 keeps its state as rows in the `sm` tree: opening it turns
+/// them into a snapshot and deletes them, and the next open starts from that snapshot.
+#[tokio::test]
+async fn rows_of_an_old_data_dir_become_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut state = crate::state::HubState::default();
+        let mut dirty = crate::state::Dirty::new();
+        for (i, n) in [(1, "alice"), (2, "bob")] {
+            let openraft::EntryPayload::Normal(req) = create_user_entry(i, n).payload else {
+                unreachable!()
+            };
+            state.apply(&req.items[0], &mut dirty);
+            state.last_applied = Some(create_user_entry(i, n).log_id);
+        }
+        let db = sled::Config::new()
+            .path(dir.path().join("sled"))
+            .open()
+            .unwrap();
+        let tree = db.open_tree("sm").unwrap();
+        for (k, v) in crate::state::Image::of(&state).rows {
+            tree.insert(k.0, v.0).unwrap();
+        }
+        db.flush().unwrap();
     }
     let store = reopen(dir.path()).await;
-    {
-        let s = store.sm.shared();
-        let state = s.state.read();
-        assert_eq!(state.last_applied().map(|l| l.index), Some(3));
-        for name in ["alice", "bob", "carol"] {
-            assert!(state.user(name).is_some(), "{name} after reopen");
-        }
+    assert_eq!(
+        users_in(&store),
+        (Some(2), vec!["alice".into(), "bob".into()])
+    );
+    drop(store);
+    let store = reopen(dir.path()).await;
+    assert_eq!(
+        users_in(&store),
+        (Some(2), vec!["alice".into(), "bob".into()])
+    );
+    let snaps = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .count();
+    assert_eq!(snaps, 1, "one snapshot file holds the converted state");
+}
+
+fn create_users_entry(index: u64, n: usize) -> crate::types::Entry {
+    use crate::command::{Command, NewUser, Proposal, Request};
+    let users = (0..n)
+        .map(|i| NewUser {
+            name: format!("u{index}-{i}"),
+            admin: false,
+            cookie_id: format!("c{index}-{i}"),
+        })
+        .collect();
+    openraft::Entry {
+        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+        payload: openraft::EntryPayload::Normal(Request {
+            items: vec![Proposal {
+                id: u128::from(index),
+                now: 1_700_000_000_000_000,
+                cmd: Command::CreateUsers {
+                    users,
+                    skip_existing_ok: false,
+                },
+            }],
+        }),
     }
+}
+
+/// A snapshot is due once the tail reaches `MIN_TAIL` and half the state's rows; a batch
+/// command counts the rows it touched, not one.
+#[tokio::test]
+async fn a_snapshot_is_due_when_the_tail_reaches_half_the_state() {
+    use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = open(dir.path(), 1).unwrap().sm;
+    let due = sm.snapshot_due();
+    sm.apply(vec![create_users_entry(1, 5_000)]).await.unwrap();
+    assert!(!due.is_due(), "5,000 rows are below MIN_TAIL");
+    sm.apply(vec![create_users_entry(2, 6_000)]).await.unwrap();
+    assert!(due.is_due(), "11,000 rows touched in two commands");
+    sm.get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    assert!(!due.is_due());
+    // 11,000 users in the snapshot. 10,500 more pass MIN_TAIL but not half of the 21,500
+    // rows the state then has; 12,000 more are half of 23,000.
+    sm.apply(vec![create_users_entry(3, 9_000)]).await.unwrap();
+    assert!(!due.is_due(), "below MIN_TAIL");
+    sm.apply(vec![create_users_entry(4, 1_500)]).await.unwrap();
+    assert!(!due.is_due(), "below half the state");
+    sm.apply(vec![create_users_entry(5, 1_500)]).await.unwrap();
+    assert!(due.is_due());
 }
