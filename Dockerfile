@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# The rafthub image used by chart/: the release binary on Debian slim, with python3 and
-# jupyterhub-idle-culler for the culler that the leader runs as a hub-managed service.
+# The rafthub image used by chart/: the `dist` build (release + LTO, see Cargo.toml) on
+# Debian slim, with python3 and jupyterhub-idle-culler for the culler that the leader runs as
+# a hub-managed service.
 #   docker build -t registry.example.org/rafthub:0.1.0 .
 
 ARG RUST_VERSION=1.95
@@ -11,8 +12,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p rafthub \
-    && install -m 0755 target/release/rafthub /usr/local/bin/rafthub
+    cargo build --profile dist --locked -p rafthub \
+    && install -m 0755 target/dist/rafthub /usr/local/bin/rafthub
 
 FROM debian:${DEBIAN_RELEASE}-slim
 # The culler's version matches scripts/python-deps.txt, which the end-to-end tests run.

@@ -248,7 +248,7 @@ async fn snapshot_when_due(node: std::sync::Weak<Node>, due: SnapshotDue) {
             return;
         }
         // openraft ignores the trigger while a snapshot is being built.
-        if due.is_due() && n.raft.trigger().snapshot().await.is_err() {
+        if due.is_due(n.id) && n.raft.trigger().snapshot().await.is_err() {
             return;
         }
     }

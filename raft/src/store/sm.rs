@@ -3,13 +3,14 @@
 //! `apply` runs the pure [`HubState::apply`] under the write lock and writes nothing: the
 //! Raft log is the durable record. Restart loads the newest snapshot and openraft re-applies
 //! the committed log after it. A snapshot is taken when the tail to re-apply reaches half the
-//! state's rows ([`SnapshotDue`]), so a restart costs at most about one and a half snapshot
-//! loads, and the snapshots cost about two row encodes per command in the long run.
+//! state's rows (up to 50 % more, staggered by replica; [`SnapshotDue`]), so a restart costs
+//! less than two snapshot loads, and the snapshots cost about two row encodes per command in
+//! the long run.
 //!
 //! Until 2026-12 every apply also wrote its rows to a sled tree (`sm`). At 64 clients that
-//! was a third of each replica's CPU (sled's per-row insert cost, its IO-buffer writes) for
-//! no durability the log did not already give; without it a 3-replica cluster commits ~45 %
-//! more writes per second. A data dir from then is converted on open ([`migrate_rows`]).
+//! was about a quarter of a follower's CPU (sled's per-row insert cost, its IO-buffer writes)
+//! for no durability the log did not already give; without it a 3-replica cluster commits
+//! ~30 % more writes per second (docs/benchmarks.md). A data dir from then is converted on open ([`migrate_rows`]).
 
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,7 +65,8 @@ pub struct StateMachineStore {
 }
 
 /// Whether the log tail since the newest snapshot is long enough to take another: at least
-/// [`MIN_TAIL`] commands, and at least half as many as the state has rows. Cheap to clone.
+/// [`MIN_TAIL`] commands, and at least half as many as the state has rows (up to 50 % more,
+/// staggered by replica). Cheap to clone.
 #[derive(Clone)]
 pub struct SnapshotDue {
     state: Arc<RwLock<HubState>>,
@@ -82,9 +84,14 @@ impl SnapshotDue {
         applied.saturating_sub(self.covered.load(Ordering::Acquire))
     }
 
-    pub fn is_due(&self) -> bool {
+    /// `place`: this replica's place among the replicas (its id, say). Replicas apply the same
+    /// commands, so with one threshold they would all encode their snapshot at the same moment
+    /// and share the machine's (or the cluster's) worst second. Places 1, 2, 0 (mod 3) wait
+    /// for 0, 25 and 50 % more tail, which spreads them seconds apart under load.
+    pub fn is_due(&self, place: u64) -> bool {
+        let stretch = |x: u64| x + x * ((place + 2) % 3) / 4;
         let tail = self.tail();
-        tail >= MIN_TAIL && tail >= self.state.read().row_count() as u64 / 2
+        tail >= stretch(MIN_TAIL) && tail >= stretch(self.state.read().row_count() as u64 / 2)
     }
 }
 

@@ -205,8 +205,8 @@ fn create_users_entry(index: u64, n: usize) -> crate::types::Entry {
     }
 }
 
-/// A snapshot is due once the tail reaches `MIN_TAIL` and half the state's rows; a batch
-/// command counts the rows it touched, not one.
+/// A snapshot is due once the tail reaches `MIN_TAIL` and half the state's rows, later on
+/// replicas 2 and 3; a batch command counts the rows it touched, not one.
 #[tokio::test]
 async fn a_snapshot_is_due_when_the_tail_reaches_half_the_state() {
     use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
@@ -214,21 +214,27 @@ async fn a_snapshot_is_due_when_the_tail_reaches_half_the_state() {
     let mut sm = open(dir.path(), 1).unwrap().sm;
     let due = sm.snapshot_due();
     sm.apply(vec![create_users_entry(1, 5_000)]).await.unwrap();
-    assert!(!due.is_due(), "5,000 rows are below MIN_TAIL");
+    assert!(!due.is_due(1), "5,000 rows are below MIN_TAIL");
     sm.apply(vec![create_users_entry(2, 6_000)]).await.unwrap();
-    assert!(due.is_due(), "11,000 rows touched in two commands");
+    assert!(due.is_due(1), "11,000 rows touched in two commands");
+    // Replicas 2 and 3 wait for 25 and 50 % more: 12,500 and 15,000 here.
+    assert!(!due.is_due(2));
+    sm.apply(vec![create_users_entry(3, 1_600)]).await.unwrap();
+    assert!(due.is_due(2) && !due.is_due(3));
+    sm.apply(vec![create_users_entry(4, 2_500)]).await.unwrap();
+    assert!(due.is_due(3));
     sm.get_snapshot_builder()
         .await
         .build_snapshot()
         .await
         .unwrap();
-    assert!(!due.is_due());
-    // 11,000 users in the snapshot. 10,500 more pass MIN_TAIL but not half of the 21,500
-    // rows the state then has; 12,000 more are half of 23,000.
-    sm.apply(vec![create_users_entry(3, 9_000)]).await.unwrap();
-    assert!(!due.is_due(), "below MIN_TAIL");
-    sm.apply(vec![create_users_entry(4, 1_500)]).await.unwrap();
-    assert!(!due.is_due(), "below half the state");
-    sm.apply(vec![create_users_entry(5, 1_500)]).await.unwrap();
-    assert!(due.is_due());
+    assert!(!due.is_due(1));
+    // 15,100 users in the snapshot: the tail is due past MIN_TAIL once it has as many rows as
+    // the snapshot (it is then half the state).
+    sm.apply(vec![create_users_entry(5, 9_000)]).await.unwrap();
+    assert!(!due.is_due(1), "below MIN_TAIL");
+    sm.apply(vec![create_users_entry(6, 3_000)]).await.unwrap();
+    assert!(!due.is_due(1), "below half the state");
+    sm.apply(vec![create_users_entry(7, 3_500)]).await.unwrap();
+    assert!(due.is_due(1));
 }
