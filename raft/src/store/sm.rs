@@ -309,10 +309,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
                 lower_priority();
                 let t0 = std::time::Instant::now();
                 let rows = tables.row_count();
-                let bytes = encode(&SnapshotFile {
-                    image: encode(&Image::of(&tables)),
-                    meta: m.clone(),
-                });
+                let bytes = snapshot_bytes(&m, &tables);
                 drop(tables);
                 let encoded = t0.elapsed();
                 let res = snaps.write(&m, &bytes).map(|_| bytes);
@@ -358,6 +355,17 @@ fn lower_priority() {
     }
 }
 
+/// The encoded [`SnapshotFile`] of `state`. In two statements, so the rows of the image are
+/// freed before the file's copy is made: at most two copies of the state's size are alive at
+/// once, not three (the transient peak of a replica's memory).
+fn snapshot_bytes(meta: &SnapshotMeta, state: &HubState) -> Vec<u8> {
+    let image = encode(&Image::of(state));
+    encode(&SnapshotFile {
+        meta: meta.clone(),
+        image,
+    })
+}
+
 /// The state a snapshot file holds.
 fn state_of(file: &SnapshotFile) -> Result<HubState, SnapshotDecodeError> {
     let image: Image = decode(&file.image)?;
@@ -391,10 +399,7 @@ fn migrate_rows(
             last_membership: from_rows.membership().clone(),
             snapshot_id: "from-rows".into(),
         };
-        let bytes = encode(&SnapshotFile {
-            image: encode(&Image::of(&from_rows)),
-            meta: meta.clone(),
-        });
+        let bytes = snapshot_bytes(&meta, &from_rows);
         snapshots
             .write(&meta, &bytes)
             .map_err(super::OpenError::Io)?;
