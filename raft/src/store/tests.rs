@@ -48,8 +48,9 @@ fn databases_keep_the_segment_size_they_were_created_with() {
     );
 }
 
-fn create_user_entry(index: u64, name: &str) -> crate::types::Entry {
-    use crate::command::{Command, NewUser, Proposal, Request};
+/// A log entry at `index` whose one command creates `users`.
+fn entry_creating(index: u64, users: Vec<crate::command::NewUser>) -> crate::types::Entry {
+    use crate::command::{Command, Proposal, Request};
     openraft::Entry {
         log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
         payload: openraft::EntryPayload::Normal(Request {
@@ -57,16 +58,24 @@ fn create_user_entry(index: u64, name: &str) -> crate::types::Entry {
                 id: u128::from(index),
                 now: 1_700_000_000_000_000,
                 cmd: Command::CreateUsers {
-                    users: vec![NewUser {
-                        name: name.into(),
-                        admin: false,
-                        cookie_id: format!("cookie-{name}"),
-                    }],
+                    users,
                     skip_existing_ok: false,
                 },
             }],
         }),
     }
+}
+
+fn new_user(name: String, cookie_id: String) -> crate::command::NewUser {
+    crate::command::NewUser {
+        name,
+        admin: false,
+        cookie_id,
+    }
+}
+
+fn create_user_entry(index: u64, name: &str) -> crate::types::Entry {
+    entry_creating(index, vec![new_user(name.into(), format!("cookie-{name}"))])
 }
 
 /// Reopens a data dir; sled's lock is released once the last handle is gone.
@@ -182,27 +191,10 @@ async fn rows_of_an_old_data_dir_become_a_snapshot() {
 }
 
 fn create_users_entry(index: u64, n: usize) -> crate::types::Entry {
-    use crate::command::{Command, NewUser, Proposal, Request};
     let users = (0..n)
-        .map(|i| NewUser {
-            name: format!("u{index}-{i}"),
-            admin: false,
-            cookie_id: format!("c{index}-{i}"),
-        })
+        .map(|i| new_user(format!("u{index}-{i}"), format!("c{index}-{i}")))
         .collect();
-    openraft::Entry {
-        log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
-        payload: openraft::EntryPayload::Normal(Request {
-            items: vec![Proposal {
-                id: u128::from(index),
-                now: 1_700_000_000_000_000,
-                cmd: Command::CreateUsers {
-                    users,
-                    skip_existing_ok: false,
-                },
-            }],
-        }),
-    }
+    entry_creating(index, users)
 }
 
 /// A snapshot is due once the tail reaches `MIN_TAIL` and half the state's rows, later on
