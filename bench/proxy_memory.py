@@ -12,7 +12,10 @@ from bench/rafthub-peer.sh; the figures are replica 1's, the replica the request
 4. --websockets websockets opened through the proxy to a websocket echo backend (the peer
    bench's lib/wsutil.py), one echo each, then left idle for --idle seconds; RSS while idle.
 5. --deletes routes deleted one after another, each timed.
-VmHWM (peak RSS) at the end. Bounded: fixed counts, every request with a timeout. JSON lines.
+VmHWM (peak RSS) at the end, and the peak of its two parts, sampled every 50 ms: RssAnon (the
+process's own memory) and RssFile (pages of mapped files, mostly the program's text; clean,
+shared with other processes running the same binary, and on kernels that map whole large folios
+on a fault, most of the text once the program has run a while). Bounded: fixed counts, every request with a timeout. JSON lines.
 """
 
 import argparse
@@ -47,9 +50,34 @@ def mem(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 out[k] = round(int(v.split()[0]) / 1024, 1)
     return out
+
+
+class PeakSampler:
+    """Peak RssAnon and RssFile of a process, sampled every 50 ms on a thread."""
+
+    def __init__(self, pid):
+        import threading
+        self.pid, self.peak = pid, {"RssAnon": 0.0, "RssFile": 0.0}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.done.wait(0.05):
+            try:
+                m = mem(self.pid)
+            except OSError:
+                return
+            for k in self.peak:
+                self.peak[k] = max(self.peak[k], m.get(k, 0.0))
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(timeout=5)
+        return self.peak
 
 
 def free_ports(n):
@@ -183,6 +211,7 @@ def run(a):
     out = {"proxy": a.proxy, "routes": a.routes, "websockets": a.websockets}
     try:
         time.sleep(1)
+        sampler = PeakSampler(p.pid)
         out["rss_start_mib"] = mem(p.pid)["VmRSS"]
         adds = []
         for i in range(a.routes):
@@ -219,6 +248,9 @@ def run(a):
         out["delete_p50_ms"] = round(pct(dels, 50) * 1000, 2)
         out["delete_p99_ms"] = round(pct(dels, 99) * 1000, 2)
         out["peak_rss_mib"] = mem(p.pid)["VmHWM"]
+        peak = sampler.stop()
+        out["peak_rss_anon_mib"] = peak["RssAnon"]
+        out["peak_rss_file_mib"] = peak["RssFile"]
     finally:
         p.stop()
         backend.terminate()

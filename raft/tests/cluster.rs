@@ -59,6 +59,46 @@ async fn t11_retried_request_id_applies_once_across_replicas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t12_a_write_is_confirmed_on_every_reachable_replica_within_the_wait() {
+    let c = TestCluster::start(3).await;
+    let leader = c.wait_leader(&[0, 1, 2], T).await;
+    let follower = (leader + 1) % 3;
+    c.node(follower)
+        .write(create_user("everywhere"))
+        .await
+        .expect("write");
+    let index = c.node(follower).applied().borrow().index;
+    assert_eq!(c.node(follower).wait_applied_everywhere(index, T).await, 2);
+    for i in 0..3 {
+        assert!(
+            c.node(i).state().user("everywhere").is_some(),
+            "node {}",
+            i + 1
+        );
+    }
+
+    // One follower cut off: the other is confirmed, the lost one is given up on in time.
+    let lost = (leader + 2) % 3;
+    c.partition(&[&[leader, follower], &[lost]]);
+    c.node(leader)
+        .write(create_user("majority-only"))
+        .await
+        .expect("write");
+    let index = c.node(leader).applied().borrow().index;
+    let started = tokio::time::Instant::now();
+    let wait = Duration::from_secs(1);
+    assert_eq!(c.node(leader).wait_applied_everywhere(index, wait).await, 1);
+    assert!(
+        started.elapsed() < wait + Duration::from_millis(300),
+        "bounded by the wait: {:?}",
+        started.elapsed()
+    );
+    assert!(c.node(follower).state().user("majority-only").is_some());
+    c.heal();
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t20_leader_loss_elects_a_new_leader_that_accepts_writes() {
     for n in [3usize, 5] {
         let mut c = TestCluster::start(n).await;

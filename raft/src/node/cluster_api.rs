@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::membership::MemberChange;
-use super::read::ReadIndexReply;
+use super::read::{ReadIndexReply, WaitApplied, MAX_WAIT_APPLIED};
 use super::write::{ProposeReply, Retry};
 use super::{Node, WriteError};
 use crate::network::{secret_matches, MSGPACK, SECRET_HEADER};
@@ -37,6 +37,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/cluster/propose", post(propose))
         .route("/cluster/read-index", post(read_index))
         .route("/cluster/info", post(info))
+        .route("/cluster/wait-applied", post(wait_applied))
         .route("/cluster/members", post(members))
         .route("/cluster/elect", post(elect))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
@@ -154,6 +155,18 @@ async fn read_index(State(node): State<Arc<Node>>) -> Response {
 
 async fn info(State(node): State<Arc<Node>>, _headers: HeaderMap) -> Response {
     msgpack(&node.status().await)
+}
+
+/// Held until this replica has applied the index asked for (or the wait is over); answers the
+/// applied index (`wait_applied_everywhere` on the asking replica).
+async fn wait_applied(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let req: WaitApplied = match decode(&body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let wait = Duration::from_millis(req.timeout_ms).min(MAX_WAIT_APPLIED);
+    node.wait_applied(req.index, wait).await;
+    msgpack(&node.shared.applied.borrow().index)
 }
 
 async fn members(State(node): State<Arc<Node>>, body: Bytes) -> Response {

@@ -9,6 +9,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Node, ReadError};
+use crate::network::ClientError;
+
+/// Time left for a held request's answer to travel back before the asker's deadline.
+const ANSWER_SLACK: Duration = Duration::from_millis(100);
 
 /// Reply of the leader's read-index endpoint.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -97,48 +101,98 @@ impl Node {
     }
 }
 
+/// Body of a follower's wait-applied endpoint: answer once `index` is applied here, or after
+/// `timeout_ms`, with the applied index either way.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct WaitApplied {
+    pub index: u64,
+    pub timeout_ms: u64,
+}
+
+/// Longest a wait-applied request is held on the answering replica.
+pub(super) const MAX_WAIT_APPLIED: Duration = Duration::from_secs(5);
+
 impl Node {
     /// Waits until every reachable member has applied `index`, at most `timeout`. Used where
     /// an acknowledgement must be visible on all replicas (a route a user is about to be
     /// redirected to). Unreachable members are skipped: they are down or partitioned, and
     /// will catch up before they serve again (readiness requires it). Returns how many other
     /// members were confirmed.
+    ///
+    /// Members are asked at once, each holding the request until it has applied `index`
+    /// (the leader sends the new commit index right after committing), so this costs one
+    /// round trip after the slowest member's apply instead of a polling interval.
     pub async fn wait_applied_everywhere(&self, index: u64, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
-        let members: Vec<(u64, String)> = {
+        let members: Vec<String> = {
             let m = self.raft.metrics().borrow().membership_config.clone();
             m.membership()
                 .nodes()
                 .filter(|(id, _)| **id != self.id)
-                .map(|(id, n)| (*id, n.cluster_addr.clone()))
+                .map(|(_, n)| n.cluster_addr.clone())
                 .collect()
         };
-        let mut confirmed = 0;
-        for (_, addr) in members {
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return confirmed;
+        let waits = members
+            .iter()
+            .map(|addr| self.member_applied(addr, index, deadline));
+        futures::future::join_all(waits)
+            .await
+            .into_iter()
+            .filter(|ok| *ok)
+            .count()
+    }
+
+    /// Whether the member at `addr` confirms having applied `index` before `deadline`.
+    async fn member_applied(&self, addr: &str, index: u64, deadline: Instant) -> bool {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            // The member answers a little before our deadline, so its "not yet" arrives in time.
+            let hold = left.saturating_sub(ANSWER_SLACK).min(MAX_WAIT_APPLIED);
+            let body = WaitApplied {
+                index,
+                timeout_ms: hold.as_millis() as u64,
+            };
+            let answer = self
+                .client
+                .post::<_, u64>(addr, "/cluster/wait-applied", &body, left)
+                .await;
+            match answer {
+                Ok(applied) if applied >= index => return true,
+                Ok(_) if hold.is_zero() => tokio::time::sleep(Duration::from_millis(5)).await,
+                Ok(_) => continue,
+                // A replica of an older version, without the endpoint (a rolling upgrade).
+                Err(ClientError::Status { status: 404, .. }) => {
+                    return self.poll_member_applied(addr, index, deadline).await
                 }
-                let st = self
-                    .client
-                    .post::<_, super::NodeStatus>(
-                        &addr,
-                        "/cluster/info",
-                        &(),
-                        left.min(Duration::from_millis(500)),
-                    )
-                    .await;
-                match st {
-                    Ok(s) if s.applied.unwrap_or(0) >= index => {
-                        confirmed += 1;
-                        break;
-                    }
-                    Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-                    Err(_) => break,
-                }
+                Err(_) => return false,
             }
         }
-        confirmed
+    }
+
+    /// [`Node::member_applied`] against a replica that only has the status endpoint.
+    async fn poll_member_applied(&self, addr: &str, index: u64, deadline: Instant) -> bool {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let st = self
+                .client
+                .post::<_, super::NodeStatus>(
+                    addr,
+                    "/cluster/info",
+                    &(),
+                    left.min(Duration::from_millis(500)),
+                )
+                .await;
+            match st {
+                Ok(s) if s.applied.unwrap_or(0) >= index => return true,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(_) => return false,
+            }
+        }
     }
 }
