@@ -15,7 +15,8 @@ from bench/rafthub-peer.sh; the figures are replica 1's, the replica the request
 VmHWM (peak RSS) at the end, and the peak of its two parts, sampled every 50 ms: RssAnon (the
 process's own memory) and RssFile (pages of mapped files, mostly the program's text; clean,
 shared with other processes running the same binary, and on kernels that map whole large folios
-on a fault, most of the text once the program has run a while). Bounded: fixed counts, every request with a timeout. JSON lines.
+on a fault, most of the text once the program has run a while).
+Bounded: fixed counts, every request with a timeout. JSON lines.
 """
 
 import argparse
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import requests
@@ -59,7 +61,6 @@ class PeakSampler:
     """Peak RssAnon and RssFile of a process, sampled every 50 ms on a thread."""
 
     def __init__(self, pid):
-        import threading
         self.pid, self.peak = pid, {"RssAnon": 0.0, "RssFile": 0.0}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
