@@ -18,9 +18,14 @@ pub type ReqId = u128;
 
 /// One Raft entry's payload: a batch of commands proposed together (group commit at the
 /// application level: many concurrent API writes share one entry and one fsync).
+///
+/// The items are shared (`Arc`): openraft clones an entry's payload for the log store, the
+/// recent-entry cache and every replication stream, and a batch is cloned again per retry;
+/// sharing makes each clone a reference count. On the wire and on disk it is the plain
+/// sequence it always was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Request {
-    pub items: Vec<Proposal>,
+    pub items: std::sync::Arc<[Proposal]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -66,7 +66,7 @@ fn find_token(hub: &Hub, st: &HubState, secret: &str, now: i64) -> Option<Token>
 impl Hub {
     /// Authenticates the request's token. `Ok(None)`: no or unknown credentials.
     /// Authenticates the request: its token, else the hub login cookie (XSRF for cookie
-    /// writes is enforced by `web::session::api_cookie_guard` before handlers run).
+    /// writes is enforced by `web::session::api_cookie_refusal` before handlers run).
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
         let Some(secret) = bearer_token(headers) else {
             if headers.contains_key(axum::http::header::AUTHORIZATION) {

@@ -46,7 +46,7 @@ static VERSION_HEADER: HeaderName = HeaderName::from_static("x-jupyterhub-versio
 
 /// Every hub response carries `X-JupyterHub-Version` (contract §0); errors produced by the
 /// framework itself (405, undecodable paths) get upstream's JSON error shape too.
-async fn conventions(res: Response) -> Response {
+fn conventions(res: Response) -> Response {
     let mut res = if res.status().is_client_error() || res.status().is_server_error() {
         let is_json = res
             .headers()
@@ -276,14 +276,26 @@ pub fn router(hub: Hub) -> Router {
     Router::new()
         .merge(routes(&hub.hub_prefix()).router)
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            hub.clone(),
-            crate::web::session::api_cookie_guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            hub.clone(),
-            crate::web::session::login_catch_up,
-        ))
-        .layer(axum::middleware::map_response(conventions))
+        .layer(axum::middleware::from_fn_with_state(hub.clone(), edge))
         .with_state(hub)
+}
+
+/// What every API request passes before and after its handler, in one layer (each axum
+/// middleware layer boxes a future per request, and this is the hub's hottest path): the
+/// login catch-up (`web::session::catch_up_login`), the XSRF guard for cookie-authenticated
+/// writes (`web::session::api_cookie_refusal`), then [`conventions`] on whatever answers.
+async fn edge(
+    axum::extract::State(hub): axum::extract::State<Hub>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::web::session::{api_cookie_refusal, catch_up_login};
+    let res = match catch_up_login(&hub, req.headers()).await {
+        Some(refused) => refused,
+        None => match api_cookie_refusal(&hub, &req) {
+            Some(refused) => refused,
+            None => next.run(req).await,
+        },
+    };
+    conventions(res)
 }

@@ -113,31 +113,30 @@ pub fn xsrf_passes(
 /// Guards the REST API for cookie-authenticated writes (contract §2.3): a request without
 /// `Authorization` that carries the login cookie and is not a safe method must present the
 /// session's XSRF token and a JSON (or empty) content type. Token requests are exempt.
-pub async fn api_cookie_guard(
-    axum::extract::State(hub): axum::extract::State<Hub>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// `Some(403 answer)` when the request must be refused.
+pub fn api_cookie_refusal(
+    hub: &Hub,
+    req: &axum::extract::Request,
+) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
     let h = req.headers();
-    let has_token = h.contains_key(axum::http::header::AUTHORIZATION);
-    let has_cookie = cookies::get(h, LOGIN_COOKIE).is_some();
-    if !has_token
-        && has_cookie
-        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+    if h.contains_key(axum::http::header::AUTHORIZATION)
+        || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || cookies::get(h, LOGIN_COOKIE).is_none()
     {
-        let ct_ok = h
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v.is_empty() || v.starts_with("application/json"));
-        let presented = presented_xsrf(h, req.uri().query());
-        let sid = cookies::get(h, SESSION_COOKIE);
-        if !ct_ok || !xsrf_passes(&hub, req.method(), h, presented.as_deref(), sid) {
-            let m = format!("'_xsrf' argument missing from {}", req.method());
-            return crate::api::ApiError::new(axum::http::StatusCode::FORBIDDEN, m).into_response();
-        }
+        return None;
     }
-    next.run(req).await
+    let ct_ok = h
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.is_empty() || v.starts_with("application/json"));
+    let presented = presented_xsrf(h, req.uri().query());
+    let sid = cookies::get(h, SESSION_COOKIE);
+    if ct_ok && xsrf_passes(hub, req.method(), h, presented.as_deref(), sid) {
+        return None;
+    }
+    let m = format!("'_xsrf' argument missing from {}", req.method());
+    Some(crate::api::ApiError::new(axum::http::StatusCode::FORBIDDEN, m).into_response())
 }
 
 /// Read-your-login across replicas: a login cookie this cluster signed, for a session this
@@ -146,17 +145,31 @@ pub async fn api_cookie_guard(
 /// waits for this replica to catch up with the leader before any handler reads the session,
 /// as a token miss does (DESIGN invariant 6); without it, the next page of a fresh login
 /// answered "not logged in" on a lagging replica. A session that is still unknown after
-/// that is logged out; 503 when the cluster cannot confirm it.
+/// that is logged out; `Some(503 answer)` when the cluster cannot confirm it.
+pub async fn catch_up_login(
+    hub: &Hub,
+    headers: &axum::http::HeaderMap,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if !hub.login_unknown_here(headers) {
+        return None;
+    }
+    let e = hub
+        .node
+        .linearizable_barrier(hub.read_timeout())
+        .await
+        .err()?;
+    Some(crate::api::ApiError::from(e).into_response())
+}
+
+/// [`catch_up_login`] as a middleware (the pages' router).
 pub async fn login_catch_up(
     axum::extract::State(hub): axum::extract::State<Hub>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if hub.login_unknown_here(req.headers()) {
-        if let Err(e) = hub.node.linearizable_barrier(hub.read_timeout()).await {
-            return crate::api::ApiError::from(e).into_response();
-        }
+    match catch_up_login(&hub, req.headers()).await {
+        Some(refused) => refused,
+        None => next.run(req).await,
     }
-    next.run(req).await
 }

@@ -69,9 +69,7 @@ impl Node {
             now: now_micros(),
             cmd,
         };
-        let size = rmp_serde::to_vec_named(&proposal)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = encoded_len(&proposal);
         let limit = MAX_ENTRY_BYTES - ENTRY_OVERHEAD;
         if size > limit {
             return Err(WriteError::TooLarge { bytes: size, limit });
@@ -282,7 +280,12 @@ pub(super) async fn batcher(node: Weak<Node>, mut rx: mpsc::Receiver<Pending>) {
             let _permit = permit;
             let (items, txs): (Vec<Proposal>, Vec<_>) =
                 batch.into_iter().map(|p| (p.proposal, p.tx)).unzip();
-            match n.submit(Request { items }).await {
+            match n
+                .submit(Request {
+                    items: items.into(),
+                })
+                .await
+            {
                 Ok(outcomes) => {
                     for (tx, o) in txs.into_iter().zip(outcomes) {
                         let _ = tx.send(Ok(o));
@@ -295,5 +298,42 @@ pub(super) async fn batcher(node: Weak<Node>, mut rx: mpsc::Receiver<Pending>) {
                 }
             }
         });
+    }
+}
+
+/// The msgpack size of `v` as the log encodes it, counted without building the bytes.
+fn encoded_len<T: serde::Serialize>(v: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match rmp_serde::encode::write_named(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let p = Proposal {
+            id: 7,
+            now: 1_700_000_000_000_000,
+            cmd: Command::DeleteUser {
+                name: "a-name-of-some-length".into(),
+            },
+        };
+        let bytes = rmp_serde::to_vec_named(&p).expect("encodes");
+        assert_eq!(encoded_len(&p), bytes.len());
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader, StorageIOError};
 
+use super::recent::Recent;
 use super::sync::{Flusher, Syncer};
 use super::{decode, encode};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
@@ -54,6 +55,7 @@ pub struct LogReader {
     /// First index not purged: reads never return entries below it, even while the
     /// background purge is still deleting them.
     first: Arc<AtomicU64>,
+    recent: Arc<Recent>,
 }
 
 impl LogReader {
@@ -64,6 +66,17 @@ impl LogReader {
             Bound::Unbounded => 0,
         }
         .max(self.first.load(Ordering::Acquire));
+        let last = match range.end_bound() {
+            Bound::Included(i) => Some(*i),
+            Bound::Excluded(i) => i.checked_sub(1),
+            Bound::Unbounded => Some(u64::MAX),
+        };
+        let Some(last) = last.filter(|l| *l >= start) else {
+            return Ok(Vec::new());
+        };
+        if let Some(hit) = self.recent.get(start, last) {
+            return Ok(hit);
+        }
         let end = match range.end_bound() {
             Bound::Included(i) => Bound::Included(entry_key(*i)),
             Bound::Excluded(i) => Bound::Excluded(entry_key(*i)),
@@ -96,6 +109,7 @@ pub struct LogStore {
     first: Arc<AtomicU64>,
     /// Serialises background purges (each sweeps everything up to its mark).
     purging: Arc<parking_lot::Mutex<()>>,
+    recent: Arc<Recent>,
 }
 
 impl LogStore {
@@ -114,6 +128,7 @@ impl LogStore {
             flusher,
             first: Arc::new(AtomicU64::new(purged.map_or(0, |l| l.index + 1))),
             purging: Arc::new(parking_lot::Mutex::new(())),
+            recent: Arc::default(),
         };
         // Sweep what a crash during a background purge left behind.
         if let Some(p) = purged {
@@ -134,6 +149,7 @@ impl LogStore {
         LogReader {
             tree: self.tree.clone(),
             first: self.first.clone(),
+            recent: self.recent.clone(),
         }
     }
 
@@ -262,9 +278,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 )
                 .into());
             }
+            let size = bytes.len();
             self.tree
                 .insert(entry_key(e.log_id.index), bytes)
                 .map_err(|e| StorageIOError::write_logs(&e))?;
+            self.recent.push(e, size);
         }
         // Readable now; durable (and acknowledged to openraft) after the next group sync.
         self.flusher
@@ -275,6 +293,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // The cache first: a read never sees an entry the log no longer has.
+        self.recent.truncate_from(log_id.index);
         let mut batch = sled::Batch::default();
         for k in self
             .tree

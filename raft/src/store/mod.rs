@@ -8,6 +8,7 @@
 //!   can never be reused by another replica by mistake.
 
 mod log;
+mod recent;
 mod sm;
 mod snapshot;
 mod sync;

@@ -61,7 +61,8 @@ fn entry_creating(index: u64, users: Vec<crate::command::NewUser>) -> crate::typ
                     users,
                     skip_existing_ok: false,
                 },
-            }],
+            }]
+            .into(),
         }),
     }
 }
