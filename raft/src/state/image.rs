@@ -30,18 +30,18 @@ pub enum Key {
 }
 
 /// Key byte prefixes. One tree holds all rows so a batch is atomic across tables.
-const P_META: u8 = b'M';
-const P_CONFIG: u8 = b'C';
-const P_COUNTERS: u8 = b'N';
-const P_USER: u8 = b'u';
-const P_GROUP: u8 = b'g';
-const P_ROLE: u8 = b'r';
-const P_SERVICE: u8 = b's';
-const P_TOKEN: u8 = b't';
-const P_CLIENT: u8 = b'o';
-const P_CODE: u8 = b'c';
-const P_ROUTE: u8 = b'p';
-const P_DEDUP: u8 = b'd';
+pub(super) const P_META: u8 = b'M';
+pub(super) const P_CONFIG: u8 = b'C';
+pub(super) const P_COUNTERS: u8 = b'N';
+pub(super) const P_USER: u8 = b'u';
+pub(super) const P_GROUP: u8 = b'g';
+pub(super) const P_ROLE: u8 = b'r';
+pub(super) const P_SERVICE: u8 = b's';
+pub(super) const P_TOKEN: u8 = b't';
+pub(super) const P_CLIENT: u8 = b'o';
+pub(super) const P_CODE: u8 = b'c';
+pub(super) const P_ROUTE: u8 = b'p';
+pub(super) const P_DEDUP: u8 = b'd';
 
 impl Key {
     pub fn encode(&self) -> Vec<u8> {
@@ -121,67 +121,70 @@ impl HubState {
     }
 
     /// Rebuilds the state from persisted rows (any order). Indexes are rebuilt at the end.
-    pub fn from_rows<I>(rows: I) -> Result<HubState, DecodeError>
+    pub fn from_rows<I, K, V>(rows: I) -> Result<HubState, DecodeError>
     where
-        I: IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
     {
         let mut s = HubState::default();
         let mut dedup = Vec::new();
         let mut legacy_dedup = false;
         for (k, v) in rows {
+            let (k, v) = (k.as_ref(), v.as_ref());
             match k.first().copied() {
                 Some(P_META) => {
-                    let m: Meta = decode(&k, &v)?;
+                    let m: Meta = decode(k, v)?;
                     s.last_applied = m.last_applied;
                     s.membership = m.membership;
                 }
-                Some(P_CONFIG) => s.config = Some(decode(&k, &v)?),
-                Some(P_COUNTERS) => s.counters = decode(&k, &v)?,
+                Some(P_CONFIG) => s.config = Some(decode(k, v)?),
+                Some(P_COUNTERS) => s.counters = decode(k, v)?,
                 Some(P_USER) => {
-                    let u: User = decode(&k, &v)?;
+                    let u: User = decode(k, v)?;
                     s.users.insert(u.id, u);
                 }
                 Some(P_GROUP) => {
-                    let g: Group = decode(&k, &v)?;
+                    let g: Group = decode(k, v)?;
                     s.groups.insert(g.id, g);
                 }
                 Some(P_ROLE) => {
-                    let r: Role = decode(&k, &v)?;
+                    let r: Role = decode(k, v)?;
                     s.roles.insert(r.name.clone(), r);
                 }
                 Some(P_SERVICE) => {
-                    let x: Service = decode(&k, &v)?;
+                    let x: Service = decode(k, v)?;
                     s.services.insert(x.name.clone(), x);
                 }
                 Some(P_TOKEN) => {
-                    let t: Token = decode(&k, &v)?;
+                    let t: Token = decode(k, v)?;
                     s.tokens.insert(t.id, t);
                 }
                 Some(P_CLIENT) => {
-                    let c: OAuthClient = decode(&k, &v)?;
+                    let c: OAuthClient = decode(k, v)?;
                     s.oauth_clients.insert(c.id.clone(), c);
                 }
                 Some(P_CODE) => {
-                    let c: OAuthCode = decode(&k, &v)?;
+                    let c: OAuthCode = decode(k, v)?;
                     s.oauth_codes.insert(c.code_hash.clone(), c);
                 }
                 Some(P_ROUTE) => {
-                    let r: Route = decode(&k, &v)?;
+                    let r: Route = decode(k, v)?;
                     s.routes.insert(r.routespec.clone(), r);
                 }
                 Some(P_DEDUP) if k.len() == 9 => {
-                    let b: DedupBucket = decode(&k, &v)?;
+                    let b: DedupBucket = decode(k, v)?;
                     dedup.extend(b.entries);
                 }
                 Some(P_DEDUP) if k.len() == 17 => {
                     // One row per id, as written before buckets; read, then rewritten.
                     let mut id = [0u8; 16];
                     id.copy_from_slice(&k[1..]);
-                    let e: DedupEntry = decode(&k, &v)?;
+                    let e: DedupEntry = decode(k, v)?;
                     dedup.push((u128::from_be_bytes(id), e));
                     legacy_dedup = true;
                 }
-                _ => return Err(DecodeError::UnknownKey(k)),
+                _ => return Err(DecodeError::UnknownKey(k.to_vec())),
             }
         }
         s.dedup = Dedup::from_entries(dedup);

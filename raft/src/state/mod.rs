@@ -10,6 +10,7 @@ pub mod model;
 mod dedup;
 mod groups;
 pub mod image;
+mod image_stream;
 pub mod route_data;
 pub mod server_map;
 mod servers;
@@ -27,6 +28,7 @@ use crate::command::{Command, Outcome, Proposal};
 use crate::types::{LogId, StoredMembership};
 pub use dedup::Dedup;
 pub use image::{Image, Key};
+pub use image_stream::ImageRef;
 use model::*;
 
 /// Counters for ids allocated by `apply`, persisted with the state.

@@ -400,6 +400,19 @@ fn rows_round_trip_through_persistence() {
         decoded.into_state().expect("state").all_rows(),
         s.all_rows()
     );
+    // The streamed image holds the same rows, readable by both decoders.
+    let mut streamed = std::io::Cursor::new(b"prefix".to_vec());
+    streamed.set_position(6);
+    let n = s.write_image(&mut streamed).expect("write image");
+    let streamed = &streamed.get_ref()[6..];
+    assert_eq!(n as usize, s.all_rows().len());
+    let owned: Image = rmp_serde::from_slice(streamed).expect("decode streamed image");
+    assert_eq!(owned.rows, image.rows);
+    let borrowed = ImageRef::decode(streamed).expect("decode streamed image, borrowed");
+    assert_eq!(
+        borrowed.into_state().expect("state").all_rows(),
+        s.all_rows()
+    );
 }
 
 use image::encode;

@@ -21,11 +21,10 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
-use super::snapshot::{SnapshotDir, SnapshotFile};
-use super::{decode, encode};
+use super::snapshot::{decode_file, SnapshotDir};
 use crate::command::Command;
 use crate::command::Response;
-use crate::state::{Dirty, HubState, Image, Key};
+use crate::state::{Dirty, HubState, ImageRef, Key};
 use crate::types::{
     Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
@@ -102,9 +101,9 @@ impl StateMachineStore {
     ) -> Result<StateMachineStore, super::OpenError> {
         let mut state = match snapshots.read_latest().map_err(super::OpenError::Io)? {
             Some(bytes) => {
-                let file: SnapshotFile = decode(&bytes)
+                let (meta, image) = decode_file(&bytes)
                     .map_err(|e| super::OpenError::Snapshot(SnapshotDecodeError::from(e)))?;
-                state_of(&file).map_err(super::OpenError::Snapshot)?
+                state_of(&meta, &image).map_err(super::OpenError::Snapshot)?
             }
             None => HubState::default(),
         };
@@ -233,10 +232,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     ) -> Result<(), StorageError> {
         let bytes = snapshot.into_inner();
         let sig = Some(meta.signature());
-        let file: SnapshotFile =
-            decode(&bytes).map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
-        let mut state =
-            state_of(&file).map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
+        let (file_meta, image) =
+            decode_file(&bytes).map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
+        let mut state = state_of(&file_meta, &image)
+            .map_err(|e| StorageIOError::read_snapshot(sig.clone(), &e))?;
+        drop(image);
         state.last_applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         // Durable before it replaces the state: a restart must find it, as the log it
@@ -266,10 +266,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         let Some(bytes) = bytes else { return Ok(None) };
-        let file: SnapshotFile =
-            decode(&bytes).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let (meta, _) = decode_file(&bytes).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(Some(Snapshot {
-            meta: file.meta,
+            meta,
             snapshot: Box::new(Cursor::new(bytes)),
         }))
     }
@@ -308,32 +307,34 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             .spawn(move || {
                 lower_priority();
                 let t0 = std::time::Instant::now();
-                let rows = tables.row_count();
-                let bytes = snapshot_bytes(&m, &tables);
+                let mut rows = 0;
+                let res = snaps.write_with(&m, |w| {
+                    rows = tables.write_image(w)?;
+                    Ok(())
+                });
                 drop(tables);
-                let encoded = t0.elapsed();
-                let res = snaps.write(&m, &bytes).map(|_| bytes);
-                if let Ok(b) = &res {
+                if let Ok(bytes) = &res {
                     tracing::info!(
                         index = m.last_log_id.map(|l| l.index),
                         rows,
-                        bytes = b.len(),
-                        encode_ms = encoded.as_millis() as u64,
-                        write_ms = (t0.elapsed() - encoded).as_millis() as u64,
+                        bytes,
+                        ms = t0.elapsed().as_millis() as u64,
                         "snapshot written"
                     );
                 }
                 let _ = tx.send(res);
             })
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        let bytes = rx
-            .await
+        rx.await
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
         self.due.covered.fetch_max(covered, Ordering::AcqRel);
+        // The data stays in the file: openraft 0.9 keeps only the metadata of a snapshot it
+        // had built (core/sm/worker.rs), and reads the file through `get_current_snapshot`
+        // when a follower needs it.
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(bytes)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }
@@ -355,23 +356,11 @@ fn lower_priority() {
     }
 }
 
-/// The encoded [`SnapshotFile`] of `state`. In two statements, so the rows of the image are
-/// freed before the file's copy is made: at most two copies of the state's size are alive at
-/// once, not three (the transient peak of a replica's memory).
-fn snapshot_bytes(meta: &SnapshotMeta, state: &HubState) -> Vec<u8> {
-    let image = encode(&Image::of(state));
-    encode(&SnapshotFile {
-        meta: meta.clone(),
-        image,
-    })
-}
-
-/// The state a snapshot file holds.
-fn state_of(file: &SnapshotFile) -> Result<HubState, SnapshotDecodeError> {
-    let image: Image = decode(&file.image)?;
-    let mut state = image.into_state()?;
-    state.last_applied = file.meta.last_log_id;
-    state.membership = file.meta.last_membership.clone();
+/// The state a snapshot file holds (its metadata and image, from [`decode_file`]).
+fn state_of(meta: &SnapshotMeta, image: &[u8]) -> Result<HubState, SnapshotDecodeError> {
+    let mut state = ImageRef::decode(image)?.into_state()?;
+    state.last_applied = meta.last_log_id;
+    state.membership = meta.last_membership.clone();
     Ok(state)
 }
 
@@ -399,9 +388,8 @@ fn migrate_rows(
             last_membership: from_rows.membership().clone(),
             snapshot_id: "from-rows".into(),
         };
-        let bytes = snapshot_bytes(&meta, &from_rows);
         snapshots
-            .write(&meta, &bytes)
+            .write_with(&meta, |w| from_rows.write_image(w).map(drop))
             .map_err(super::OpenError::Io)?;
         *state = from_rows;
     }
