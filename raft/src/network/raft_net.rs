@@ -63,11 +63,23 @@ impl PeerNetwork {
         match res {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(RPCError::RemoteError(RemoteError::new(self.target, e))),
-            // Unreachable makes openraft back off before retrying this peer.
-            Err(e @ ClientError::Connect { .. }) => {
-                Err(RPCError::Unreachable(Unreachable::new(&e)))
-            }
-            Err(e) => Err(RPCError::Network(NetworkError::new(&e))),
+            Err(e) => Err(rpc_error(e)),
+        }
+    }
+}
+
+/// How openraft is to treat a failed call. `Unreachable` makes it back off (500 ms) before
+/// retrying the peer; any other error is retried at once. A peer that answered with an error
+/// status (a wrong cluster secret's 401, another program on the port, a proxy's 502) answers
+/// the same to an immediate retry: without the back-off, replication to it was a hot loop that
+/// wrote ~1 MB/s of error lines to the log.
+fn rpc_error<E: std::error::Error>(e: ClientError) -> RPCError<NodeId, NodeInfo, E> {
+    match e {
+        ClientError::Connect { .. } | ClientError::Status { .. } => {
+            RPCError::Unreachable(Unreachable::new(&e))
+        }
+        ClientError::Timeout { .. } | ClientError::Other { .. } => {
+            RPCError::Network(NetworkError::new(&e))
         }
     }
 }
@@ -98,5 +110,66 @@ impl RaftNetwork<TypeConfig> for PeerNetwork {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         self.call("/raft/vote", &rpc, &option).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(e: ClientError) -> &'static str {
+        match rpc_error::<RaftError<NodeId>>(e) {
+            RPCError::Unreachable(_) => "back off",
+            RPCError::Network(_) => "retry",
+            _ => "other",
+        }
+    }
+
+    #[test]
+    fn peers_that_refuse_or_answer_an_error_status_are_backed_off() {
+        let addr = || "127.0.0.1:1".to_string();
+        let cases = [
+            (
+                ClientError::Connect {
+                    addr: addr(),
+                    msg: "refused".into(),
+                },
+                "back off",
+            ),
+            (
+                ClientError::Status {
+                    addr: addr(),
+                    status: 401,
+                    body: "wrong cluster secret".into(),
+                },
+                "back off",
+            ),
+            (
+                ClientError::Status {
+                    addr: addr(),
+                    status: 404,
+                    body: String::new(),
+                },
+                "back off",
+            ),
+            (
+                ClientError::Timeout {
+                    addr: addr(),
+                    timeout: std::time::Duration::from_secs(1),
+                },
+                "retry",
+            ),
+            (
+                ClientError::Other {
+                    addr: addr(),
+                    msg: "reset".into(),
+                },
+                "retry",
+            ),
+        ];
+        for (e, want) in cases {
+            let shown = e.to_string();
+            assert_eq!(kind(e), want, "{shown}");
+        }
     }
 }
