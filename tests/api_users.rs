@@ -391,3 +391,88 @@ async fn t14_bad_input_gets_upstream_errors_and_changes_nothing() {
     );
     h.shutdown().await;
 }
+
+/// `GET /users` and the 201 of `POST /users` write their models straight into the body; every
+/// model they give must be the one `GET /users/{name}` renders, for callers whose scopes show
+/// different keys of different users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t15_listed_and_created_models_match_the_single_user_model() {
+    let h = Hubs::start(3).await;
+    let created = h
+        .call(
+            0,
+            Method::POST,
+            "/users",
+            Some(json!({"usernames": ["alice", "bob", "carol"]})),
+        )
+        .await;
+    check_status(&created, 201);
+    for m in created.1.as_array().unwrap() {
+        let name = m["name"].as_str().unwrap();
+        let one = h
+            .call(1, Method::GET, &format!("/users/{name}"), None)
+            .await;
+        assert_eq!(&one.1, m, "created model of {name}");
+    }
+    let g = h
+        .call(
+            0,
+            Method::POST,
+            "/groups/g",
+            Some(json!({"users": ["bob"]})),
+        )
+        .await;
+    check_status(&g, 201);
+    h.call(
+        0,
+        Method::POST,
+        "/users/bob/activity",
+        Some(json!({"last_activity": "2024-01-01T00:00:00Z"})),
+    )
+    .await;
+    let patched = h
+        .call(
+            0,
+            Method::PATCH,
+            "/users/carol",
+            Some(json!({"admin": true})),
+        )
+        .await;
+    check_status(&patched, 200);
+    let scope_sets: &[&[&str]] = &[
+        &["list:users", "read:users"],
+        &["list:users", "read:users:name"],
+        &["list:users", "read:users:groups", "read:users:activity!user=bob"],
+        &["list:users", "read:servers"],
+        &["list:users!group=g", "read:users:name!group=g", "read:users:activity"],
+    ];
+    let mut tokens = vec![("admin".to_string(), support::ADMIN_TOKEN.to_string())];
+    for scopes in scope_sets {
+        let t = h
+            .call(
+                0,
+                Method::POST,
+                "/users/admin/tokens",
+                Some(json!({"scopes": scopes})),
+            )
+            .await;
+        check_status(&t, 201);
+        tokens.push((scopes.join(" "), t.1["token"].as_str().unwrap().to_string()));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (what, token) in &tokens {
+        let list = h.call_as(2, token, Method::GET, "/users", None).await;
+        check_status(&list, 200);
+        let items = list.1.as_array().unwrap();
+        assert!(!items.is_empty(), "{what}: sees someone");
+        for m in items {
+            let name = m["name"].as_str().unwrap();
+            let one = h
+                .call_as(1, token, Method::GET, &format!("/users/{name}"), None)
+                .await;
+            check_status(&one, 200);
+            assert_eq!(&one.1, m, "{what}: model of {name}");
+        }
+    }
+    h.shutdown().await;
+}

@@ -27,6 +27,7 @@ mod server_ops;
 mod servers;
 mod services;
 mod tokens;
+mod user_model_ser;
 mod users;
 mod users_write;
 
@@ -69,6 +70,14 @@ fn conventions(res: Response) -> Response {
 }
 
 /// A JSON response body.
+/// A response whose body is `v` serialized straight to JSON (no `Value` built first).
+pub fn serialized_response<T: serde::Serialize + ?Sized>(status: StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 pub fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
     (
         status,

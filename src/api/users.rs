@@ -15,7 +15,7 @@ use super::models::View;
 use super::request::{envelope, page, Query};
 use super::schema::{ErrorBody, UserModel};
 use super::schema_io::{PageQuery, ReadQuery, StoppedQuery, UserList, UserListQuery};
-use super::{json_response, ApiError};
+use super::{json_response, serialized_response, ApiError};
 use crate::hub::Hub;
 
 pub struct Ctx {
@@ -189,20 +189,20 @@ pub async fn list(
         scopes: &caller.scopes,
         include_stopped: c.q.include_stopped_servers(),
     };
-    let items: Vec<Value> = users
+    let items: Vec<_> = users
         .into_iter()
         .filter(|u| {
             state_filter.as_deref() != Some("ready") || u.servers.values().any(|s| s.ready())
         })
-        .map(|u| view.user_model(u))
-        .filter(|m| !m.is_empty())
-        .map(Value::Object)
+        .map(|u| view.user_model_ser(u))
+        .filter(|m| m.is_visible())
         .collect();
-    let body = if p.envelope {
-        envelope(Value::Array(items), p, total, &headers, uri.path(), &c.q)
-    } else {
-        Value::Array(items)
-    };
+    if !p.envelope {
+        return Ok(serialized_response(StatusCode::OK, &items));
+    }
+    let items = serde_json::to_value(&items)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let body = envelope(items, p, total, &headers, uri.path(), &c.q);
     Ok(json_response(StatusCode::OK, &body))
 }
 

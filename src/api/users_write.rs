@@ -14,7 +14,7 @@ use super::names::{normalize_username, valid_username};
 use super::request::{check_model, json_body, Ty};
 use super::schema::{ErrorBody, UserModel};
 use super::schema_io::{NewUser as NewUserBody, NewUsers, UserPatch as UserPatchBody};
-use super::{json_response, outcome_error, ApiError};
+use super::{json_response, outcome_error, serialized_response, ApiError};
 use crate::hub::Hub;
 
 const USER_MODEL_TYPES: &[(&str, Ty)] = &[
@@ -45,7 +45,9 @@ fn new_user(name: String, admin: bool) -> NewUser {
 }
 
 /// Models of the users with these ids, for 201 answers.
-fn models_of(hub: &Hub, caller: &Caller, ids: &[u64]) -> Vec<Value> {
+/// The 201 answer to a create: the new users' models (one model for `create_one`), written
+/// straight into the body.
+fn created(hub: &Hub, caller: &Caller, ids: &[u64], one: bool) -> Response {
     let st = hub.node.state();
     let view = View {
         hub,
@@ -53,10 +55,16 @@ fn models_of(hub: &Hub, caller: &Caller, ids: &[u64]) -> Vec<Value> {
         scopes: &caller.scopes,
         include_stopped: false,
     };
-    ids.iter()
+    let models: Vec<_> = ids
+        .iter()
         .filter_map(|id| st.user_by_id(*id))
-        .map(|u| Value::Object(view.user_model(u)))
-        .collect()
+        .map(|u| view.user_model_ser(u))
+        .collect();
+    match (one, models.last()) {
+        (false, _) => serialized_response(StatusCode::CREATED, &models),
+        (true, Some(m)) => serialized_response(StatusCode::CREATED, m),
+        (true, None) => json_response(StatusCode::CREATED, &json!({})),
+    }
 }
 
 /// Creates users (`admin:users`); names that already exist are skipped.
@@ -138,10 +146,7 @@ pub async fn create_many(
         skip_existing_ok: false,
     };
     match hub.node.write(cmd).await? {
-        Outcome::Created(ids) => Ok(json_response(
-            StatusCode::CREATED,
-            &json!(models_of(&hub, &caller, &ids)),
-        )),
+        Outcome::Created(ids) => Ok(created(&hub, &caller, &ids, false)),
         Outcome::Conflict(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("All {} users already exist", usernames.len()),
@@ -193,13 +198,7 @@ pub async fn create_one(
         skip_existing_ok: false,
     };
     match hub.node.write(cmd).await? {
-        Outcome::Created(ids) => {
-            let mut models = models_of(&hub, &caller, &ids);
-            Ok(json_response(
-                StatusCode::CREATED,
-                &models.pop().unwrap_or(json!({})),
-            ))
-        }
+        Outcome::Created(ids) => Ok(created(&hub, &caller, &ids, true)),
         Outcome::Conflict(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("User {name} already exists"),
