@@ -442,9 +442,17 @@ async fn t15_listed_and_created_models_match_the_single_user_model() {
     let scope_sets: &[&[&str]] = &[
         &["list:users", "read:users"],
         &["list:users", "read:users:name"],
-        &["list:users", "read:users:groups", "read:users:activity!user=bob"],
+        &[
+            "list:users",
+            "read:users:groups",
+            "read:users:activity!user=bob",
+        ],
         &["list:users", "read:servers"],
-        &["list:users!group=g", "read:users:name!group=g", "read:users:activity"],
+        &[
+            "list:users!group=g",
+            "read:users:name!group=g",
+            "read:users:activity",
+        ],
     ];
     let mut tokens = vec![("admin".to_string(), support::ADMIN_TOKEN.to_string())];
     for scopes in scope_sets {
