@@ -473,6 +473,22 @@ async fn t15_listed_and_created_models_match_the_single_user_model() {
         check_status(&list, 200);
         let items = list.1.as_array().unwrap();
         assert!(!items.is_empty(), "{what}: sees someone");
+        let paged: serde_json::Value = h
+            .http
+            .get(format!("{}/users?limit=2", h.api(2)))
+            .header("Authorization", format!("token {token}"))
+            .header("Accept", "application/jupyterhub-pagination+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            paged["items"].as_array().unwrap()[..],
+            items[..items.len().min(2)]
+        );
+        assert_eq!(paged["_pagination"]["total"], items.len(), "{what}");
         for m in items {
             let name = m["name"].as_str().unwrap();
             let one = h

@@ -174,6 +174,22 @@ pub fn envelope(
     path: &str,
     q: &Query,
 ) -> Value {
+    serde_json::json!({
+        "items": items,
+        "_pagination": pagination(p, total, headers, path, q),
+    })
+}
+
+/// A paginated answer serialized without building its items as `Value`s; prints as
+/// [`envelope`] does (`_pagination` first, as a `serde_json::Map` orders its keys).
+#[derive(serde::Serialize)]
+pub struct Paged<'i, T: serde::Serialize> {
+    pub _pagination: Value,
+    pub items: &'i [T],
+}
+
+/// The `_pagination` object of a paginated answer.
+pub fn pagination(p: Page, total: usize, headers: &HeaderMap, path: &str, q: &Query) -> Value {
     let next_offset = p.offset.saturating_add(p.limit);
     let next = if next_offset < total {
         serde_json::json!({
@@ -184,10 +200,7 @@ pub fn envelope(
     } else {
         Value::Null
     };
-    serde_json::json!({
-        "items": items,
-        "_pagination": {"offset": p.offset, "limit": p.limit, "total": total, "next": next},
-    })
+    serde_json::json!({"offset": p.offset, "limit": p.limit, "total": total, "next": next})
 }
 
 /// A Python-like repr of a JSON value, for messages upstream builds with `{model!r}`.

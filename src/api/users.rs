@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::auth::{missing_credentials, require, Caller};
 use super::models::View;
-use super::request::{envelope, page, Query};
+use super::request::{page, pagination, Paged, Query};
 use super::schema::{ErrorBody, UserModel};
 use super::schema_io::{PageQuery, ReadQuery, StoppedQuery, UserList, UserListQuery};
 use super::{json_response, serialized_response, ApiError};
@@ -200,10 +200,11 @@ pub async fn list(
     if !p.envelope {
         return Ok(serialized_response(StatusCode::OK, &items));
     }
-    let items = serde_json::to_value(&items)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let body = envelope(items, p, total, &headers, uri.path(), &c.q);
-    Ok(json_response(StatusCode::OK, &body))
+    let paged = Paged {
+        _pagination: pagination(p, total, &headers, uri.path(), &c.q),
+        items: &items,
+    };
+    Ok(serialized_response(StatusCode::OK, &paged))
 }
 
 /// One user; `auth_state` is filled in only for callers holding `admin:auth_state`.
