@@ -101,6 +101,9 @@ async fn t20_writes_succeed_and_converge_with_20_percent_request_loss() {
         acked.len()
     );
     c.faults.heal();
+    // The loss may have left an election under way (a node then answers NoLeader at once,
+    // by design): the barriers are for after a leader is back.
+    c.wait_leader(&[0, 1, 2], T).await;
     for i in 0..3 {
         c.node(i).linearizable_barrier(T).await.expect("barrier");
         let st = c.node(i).state();
