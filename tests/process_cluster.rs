@@ -70,7 +70,7 @@ fn t10_kill_leader_write_through_survivor_restart_catches_up() {
 
 #[test]
 fn t20_wrong_cluster_secret_is_refused() {
-    let c = Cluster::start(3, &[SECRET, SECRET, "some-other-secret-0123456789"]);
+    let mut c = Cluster::start(3, &[SECRET, SECRET, "some-other-secret-0123456789"]);
     c.wait_ready(0, Duration::from_secs(30));
     c.wait_ready(1, Duration::from_secs(30));
     std::thread::sleep(Duration::from_secs(2));

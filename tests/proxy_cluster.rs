@@ -60,7 +60,7 @@ fn via_proxy(
 
 #[test]
 fn t10_route_added_anywhere_works_through_every_proxy() {
-    let c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3, &[]);
     for i in 0..3 {
         c.wait_ready(i, Duration::from_secs(30));
     }
@@ -109,7 +109,7 @@ fn t10_route_added_anywhere_works_through_every_proxy() {
 
 #[test]
 fn t20_leader_kill_does_not_fail_proxied_requests() {
-    let c = Cluster::start(3, &[]);
+    let mut c = Cluster::start(3, &[]);
     for i in 0..3 {
         c.wait_ready(i, Duration::from_secs(30));
     }

@@ -73,7 +73,7 @@ pod_connect_ip = "127.0.0.1"
             ),
             env,
         };
-        let cluster = Cluster::start_with(3, &[], &extra);
+        let mut cluster = Cluster::start_with(3, &[], &extra);
         for i in 0..3 {
             cluster.wait_ready(i, Duration::from_secs(60));
         }

@@ -18,12 +18,17 @@ pub fn bin() -> &'static str {
 /// and the local spawner's default range (20000+): a port the kernel handed out for `bind 0`
 /// is one an outgoing connection can take before the replica binds it, and then the replica
 /// exits at start (a "never became ready" flake).
+/// A port is never handed out twice in one test process: the four ports of a replica are
+/// picked before any is bound, so a check-and-release alone could pick one twice.
 pub fn free_port(ip: &str) -> u16 {
     use rand::Rng;
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut rng = rand::thread_rng();
     for _ in 0..1000 {
         let port = rng.gen_range(10_000..20_000);
-        if std::net::TcpListener::bind((ip, port)).is_ok() {
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) && std::net::TcpListener::bind((ip, port)).is_ok() {
+            given.push(port);
             return port;
         }
     }
@@ -207,15 +212,51 @@ impl Cluster {
         self.procs[i].child.as_ref().map(Child::id)
     }
 
-    pub fn wait_ready(&self, i: usize, timeout: Duration) {
+    /// Waits until replica `i` answers `GET /api/user` with 200. A replica that exited because
+    /// one of its ports was taken between `free_port` and its bind (an outgoing connection of
+    /// another process can take any port) is started again on the same ports; any other exit,
+    /// or the deadline, fails the test with the replica's last answer and log.
+    pub fn wait_ready(&mut self, i: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
+        let mut last = None;
+        let mut restarts = 0;
         while Instant::now() < deadline {
-            if let Some((200, _)) = self.get(i, "/api/user") {
-                return;
+            match self.get(i, "/api/user") {
+                Some((200, _)) => return,
+                other => last = other,
+            }
+            if let Some(status) = self.procs[i]
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok()?)
+            {
+                let log = self.log_tail(i);
+                if log.contains("Address already in use") && restarts < 5 {
+                    restarts += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                    spawn(&mut self.procs[i]);
+                    continue;
+                }
+                panic!(
+                    "node {} exited ({status}) before it was ready:\n{log}",
+                    i + 1
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("node {} never became ready", i + 1);
+        panic!(
+            "node {} never became ready; last answer {last:?}; log:\n{}",
+            i + 1,
+            self.log_tail(i)
+        );
+    }
+
+    /// The last 60 lines of replica `i`'s log (stdout and stderr).
+    pub fn log_tail(&self, i: usize) -> String {
+        let text =
+            std::fs::read_to_string(self.procs[i].config.with_extension("log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
     /// Index of the leader, from a replica's readiness report.

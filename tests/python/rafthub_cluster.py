@@ -5,6 +5,7 @@ from $RAFTHUB_BIN; every replica gets its own data dir, config file and log unde
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,10 +17,27 @@ TOKEN = "pytest-admin-token-0123456789abcdef"
 SECRET = "pytest-cluster-secret-0123456789"
 
 
+_GIVEN = set()
+
+
 def free_port(ip):
-    with socket.socket() as s:
-        s.bind((ip, 0))
-        return s.getsockname()[1]
+    """A free port below the ephemeral range (32768+) and the local spawner's (20000+).
+
+    A port the kernel handed out for bind 0 is one an outgoing connection can take before
+    the replica binds it; and a port is never handed out twice in one test run.
+    """
+    for _ in range(1000):
+        port = random.randrange(10_000, 20_000)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((ip, port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port on {ip} in 10000-19999")
 
 
 class Replica:
