@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::state::model::{
-    OAuthClient, OAuthCode, Owner, ProgressEvent, Role, Route, Service, Token, Ts,
+    OAuthClient, OAuthCode, Owner, ProgressEvent, Role, Route, Service, ShareCode, Token, Ts,
 };
 
 /// Idempotency key of one command: random, chosen by the replica that first received the
@@ -277,6 +277,49 @@ pub enum Command {
         user_options: Option<Value>,
     },
 
+    // ---- sharing (JupyterHub 5) ------------------------------------------------------------
+    /// Grants `scopes` (base names) on a server; merged into an existing share of the same
+    /// recipient (union). `NotFound` for a missing server, `Invalid` for a missing recipient.
+    GrantShare {
+        owner: String,
+        server: String,
+        with: ShareTarget,
+        scopes: Vec<String>,
+    },
+    /// Removes `scopes` from a share, or the whole share when `None`; a share left without
+    /// scopes is deleted. A missing share or recipient is `Ok` (upstream answers `{}`).
+    RevokeShare {
+        owner: String,
+        server: String,
+        with: ShareTarget,
+        scopes: Option<Vec<String>>,
+    },
+    /// Deletes every share of a server (its codes stay, as upstream).
+    RevokeServerShares {
+        owner: String,
+        server: String,
+    },
+    /// Stores a share code (`id` is allocated by apply and ignored here).
+    CreateShareCode {
+        owner: String,
+        server: String,
+        code: ShareCode,
+    },
+    /// Deletes one code of a server by id, or all of them when `None`.
+    DeleteShareCodes {
+        owner: String,
+        server: String,
+        id: Option<u64>,
+    },
+    /// `user` accepts code `id` of a server: its scopes are granted to the user (merged) and
+    /// the code's use is counted. `NotFound` if the code is gone or has expired by `now`.
+    ExchangeShareCode {
+        owner: String,
+        server: String,
+        id: u64,
+        user: String,
+    },
+
     // ---- routes ----------------------------------------------------------------------------
     PutRoute {
         route: Route,
@@ -284,6 +327,13 @@ pub enum Command {
     DeleteRoute {
         routespec: String,
     },
+}
+
+/// The recipient of a share, by name as the API names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ShareTarget {
+    User(String),
+    Group(String),
 }
 
 /// A config-defined role with its members, resolved by name at apply time.

@@ -94,6 +94,7 @@ impl HubState {
                 }
             }
         }
+        self.drop_shares_with(ShareWith::Group(id), dirty);
         dirty.insert(Key::Group(id));
         Outcome::Ok
     }

@@ -14,9 +14,12 @@ mod image_stream;
 pub mod route_data;
 pub mod server_map;
 mod servers;
+mod shares;
 mod tokens;
 mod users;
 
+#[cfg(test)]
+mod shares_tests;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +40,9 @@ pub struct Counters {
     pub next_user_id: u64,
     pub next_group_id: u64,
     pub next_token_id: u64,
+    /// Ids of shares and share codes (one sequence).
+    #[serde(default)]
+    pub next_share_id: u64,
 }
 
 /// Rows touched by one apply, in key order (so the sled batch is deterministic too).
@@ -70,6 +76,12 @@ pub struct HubState {
     /// limits and metrics walk this instead of every user: their cost follows running
     /// servers, not the user count.
     active_by_user: BTreeMap<u64, BTreeSet<String>>,
+    /// Share recipient → `(owner id, server name)` of the servers shared with it.
+    shared_with: HashMap<ShareWith, BTreeSet<(u64, String)>>,
+    /// Share-code prefix → `(owner id, server name, code id)`.
+    share_codes_by_prefix: HashMap<String, Vec<(u64, String, u64)>>,
+    /// What the two indexes above hold per owner (to undo it when the owner's row changes).
+    sharing_owners: HashMap<u64, shares::OwnerEntries>,
     /// Bumped by every command that can change who holds which scopes (roles, groups,
     /// admin flags, renames, services). Caches of effective scopes are valid while it holds.
     authz_epoch: u64,
@@ -239,6 +251,7 @@ impl HubState {
         for k in &touched {
             if let Key::User(uid) = k {
                 self.refresh_active(*uid);
+                self.refresh_sharing(*uid);
             }
         }
         dirty.extend(touched);
@@ -372,6 +385,33 @@ impl HubState {
                 generation,
             } => self.server_stopped(user, server, *generation, now, dirty),
             RenameServer { .. } => self.rename_server(cmd, dirty),
+            GrantShare {
+                owner,
+                server,
+                with,
+                scopes,
+            } => self.grant_share(owner, server, with, scopes, now, dirty),
+            RevokeShare {
+                owner,
+                server,
+                with,
+                scopes,
+            } => self.revoke_share(owner, server, with, scopes.as_deref(), dirty),
+            RevokeServerShares { owner, server } => self.revoke_server_shares(owner, server, dirty),
+            CreateShareCode {
+                owner,
+                server,
+                code,
+            } => self.create_share_code(owner, server, code, dirty),
+            DeleteShareCodes { owner, server, id } => {
+                self.delete_share_codes(owner, server, *id, dirty)
+            }
+            ExchangeShareCode {
+                owner,
+                server,
+                id,
+                user,
+            } => self.exchange_share_code(owner, server, *id, user, now, dirty),
             PutRoute { route } => {
                 self.routes.insert(route.routespec.clone(), route.clone());
                 dirty.insert(Key::Route(route.routespec.clone()));
@@ -408,9 +448,13 @@ impl HubState {
             }
         }
         self.active_by_user.clear();
+        self.shared_with.clear();
+        self.share_codes_by_prefix.clear();
+        self.sharing_owners.clear();
         let uids: Vec<u64> = self.users.keys().copied().collect();
         for uid in uids {
             self.refresh_active(uid);
+            self.refresh_sharing(uid);
         }
         self.tokens_by_prefix.clear();
         for t in self.tokens.values() {

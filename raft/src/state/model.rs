@@ -103,6 +103,57 @@ pub struct Server {
     pub routespec: Option<String>,
     /// `DELETE ... {"remove": true}`: drop the row once the server has stopped.
     pub remove_on_stop: bool,
+    /// Shares and share codes of this server (JupyterHub 5 sharing); `None` for nearly every
+    /// server, so a server without any costs one pointer. They live and die with the row:
+    /// removing the server or its owner removes them, stopping it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sharing: Option<Box<Sharing>>,
+}
+
+/// Who a share grants access to. By id, so renaming the recipient keeps the share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ShareWith {
+    User(u64),
+    Group(u64),
+}
+
+/// Access to one server granted to a user or a group.
+///
+/// `scopes` are base scope names (`access:servers`): upstream forces every shared scope's
+/// filter to `!server=<owner>/<server>`, so the filter is added when the share is read, with
+/// the current names, and survives renames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// Allocated by apply; the listing order (upstream orders by row id).
+    pub id: u64,
+    pub with: ShareWith,
+    /// Sorted, no duplicates.
+    pub scopes: Vec<String>,
+    pub created_at: Ts,
+}
+
+/// A code that grants its scopes on this server to whoever accepts it, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCode {
+    /// Allocated by apply; the API shows it as `sc_<id>`.
+    pub id: u64,
+    /// The first 4 characters of the code (the lookup key); the code itself is never stored.
+    pub prefix: String,
+    /// SHA-256 of the code, hex (codes carry 256 random bits).
+    pub hash: String,
+    /// Base scope names, as in [`Share`].
+    pub scopes: Vec<String>,
+    pub created_at: Ts,
+    pub expires_at: Ts,
+    pub exchange_count: u64,
+    pub last_exchanged_at: Option<Ts>,
+}
+
+/// A server's shares and share codes, each in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Sharing {
+    pub shares: Vec<Share>,
+    pub codes: Vec<ShareCode>,
 }
 
 impl Server {

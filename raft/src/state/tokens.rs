@@ -108,6 +108,7 @@ impl HubState {
             self.oauth_codes.remove(&c);
             dirty.insert(Key::OAuthCode(c));
         }
+        self.purge_expired_share_codes(now, dirty);
         Outcome::Ok
     }
 

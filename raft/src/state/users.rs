@@ -142,6 +142,7 @@ impl HubState {
             self.remove_member(gid, id, dirty);
         }
         self.groups_of_user.remove(&id);
+        self.drop_shares_with(ShareWith::User(id), dirty);
         let owned: Vec<u64> = self
             .tokens
             .values()
