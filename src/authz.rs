@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use rafthub_raft::state::model::{ClientKind, Owner as ModelOwner, Token};
+use rafthub_raft::state::model::{ClientKind, Owner as ModelOwner, ShareWith, Token};
 use rafthub_raft::HubState;
 use rafthub_rbac::{self as rbac, Client, ExpandContext, Owner, Scope, ScopeRegistry, ScopeSet};
 
@@ -119,10 +119,13 @@ impl Authz {
     /// An owner's expanded scopes from its roles and its groups' roles.
     pub fn owner_scopes(&self, st: &HubState, owner: &ModelOwner) -> Arc<ScopeSet> {
         self.cached(st, Key::Owner(owner.clone()), || {
-            let raw: Vec<String> = owner_roles(st, owner)
+            let mut raw: Vec<String> = owner_roles(st, owner)
                 .iter()
                 .flat_map(|r| self.role_scopes(st, r))
                 .collect();
+            if let ModelOwner::User(id) = owner {
+                raw.extend(shared_scopes(st, *id));
+            }
             let parsed = self.parse(&raw);
             match owner_name(st, owner) {
                 Some(NamedOwner::User(n)) => rbac::expand(
@@ -176,6 +179,38 @@ impl Authz {
             }
         })
     }
+}
+
+/// The scopes servers shared with a user grant it, directly or through its groups, each
+/// filtered to its server (`access:servers!server=alice/`).
+///
+/// Upstream folds both into the scopes of a browser session, but for token requests only the
+/// direct user shares, unexpanded; so there a group share's `access:servers` is discarded from
+/// the OAuth token a single-user server checks, and access through a group share fails. Here
+/// an owner's scopes are the same whatever authenticates it, and a token still gets only what
+/// it asked for (token ∩ owner).
+pub fn shared_scopes(st: &HubState, user_id: u64) -> Vec<String> {
+    let withs = std::iter::once(ShareWith::User(user_id))
+        .chain(st.user_group_ids(user_id).map(ShareWith::Group));
+    let mut out = Vec::new();
+    for with in withs {
+        for (owner_id, server) in st.servers_shared_with(with) {
+            let Some(owner) = st.user_by_id(owner_id) else {
+                continue;
+            };
+            for share in st.shares_of(owner_id, server) {
+                if share.with == with {
+                    out.extend(
+                        share
+                            .scopes
+                            .iter()
+                            .map(|base| format!("{base}!server={}/{server}", owner.name)),
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 enum NamedOwner {

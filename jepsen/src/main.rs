@@ -314,7 +314,11 @@ fn check_file(path: &PathBuf, max_failover_ms: f64) -> anyhow::Result<bool> {
             checker::register::DEFAULT_MAX_STEPS,
         ));
     }
-    results.push(checker::failover::check(&h, max_failover_ms));
+    results.push(checker::failover::check(
+        &h,
+        max_failover_ms,
+        checker::failover::nodes_in(&h),
+    ));
     if h.ops.iter().any(|o| o.f == "proxy-get") {
         results.push(checker::proxy::check(&h, 1000, 0));
     }

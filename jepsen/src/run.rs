@@ -307,7 +307,11 @@ pub async fn run(mut o: RunOptions) -> anyhow::Result<bool> {
             checker::register::DEFAULT_MAX_STEPS,
         ));
     }
-    results.push(checker::failover::check(&history, o.max_failover_ms));
+    results.push(checker::failover::check(
+        &history,
+        o.max_failover_ms,
+        o.nodes as usize,
+    ));
     if proxy_enabled {
         results.push(checker::proxy::check(&history, 1000, 0));
     }

@@ -26,6 +26,11 @@ mod schema_io;
 mod server_ops;
 mod servers;
 mod services;
+mod share_codes;
+mod share_model;
+mod share_schema;
+mod shared;
+mod shares;
 mod tokens;
 mod user_model_ser;
 mod users;
@@ -264,6 +269,92 @@ fn routes(hub_prefix: &str) -> Routes {
             Method::PUT,
             "api/groups/{name}/properties",
             group_members::properties,
+        )
+        .add(Method::GET, "api/shares/{owner}", shares::list_owner)
+        .add(Method::GET, "api/shares/{owner}/{server}", shares::named)
+        .add(Method::POST, "api/shares/{owner}/{server}", shares::named)
+        .add(Method::PATCH, "api/shares/{owner}/{server}", shares::named)
+        .add(Method::DELETE, "api/shares/{owner}/{server}", shares::named)
+        .add(Method::GET, "api/shares/{owner}/", shares::default)
+        .add(Method::POST, "api/shares/{owner}/", shares::default)
+        .add(Method::PATCH, "api/shares/{owner}/", shares::default)
+        .add(Method::DELETE, "api/shares/{owner}/", shares::default)
+        .add(
+            Method::GET,
+            "api/share-codes/{owner}",
+            share_codes::list_owner,
+        )
+        .add(
+            Method::GET,
+            "api/share-codes/{owner}/{server}",
+            share_codes::named,
+        )
+        .add(
+            Method::POST,
+            "api/share-codes/{owner}/{server}",
+            share_codes::named,
+        )
+        .add(
+            Method::DELETE,
+            "api/share-codes/{owner}/{server}",
+            share_codes::named,
+        )
+        .add(
+            Method::GET,
+            "api/share-codes/{owner}/",
+            share_codes::default,
+        )
+        .add(
+            Method::POST,
+            "api/share-codes/{owner}/",
+            share_codes::default,
+        )
+        .add(
+            Method::DELETE,
+            "api/share-codes/{owner}/",
+            share_codes::default,
+        )
+        .add(Method::GET, "api/users/{name}/shared", shared::list_user)
+        .add(
+            Method::GET,
+            "api/users/{name}/shared/{owner}/{server}",
+            shared::user_named,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/shared/{owner}/{server}",
+            shared::user_named,
+        )
+        .add(
+            Method::GET,
+            "api/users/{name}/shared/{owner}/",
+            shared::user_default,
+        )
+        .add(
+            Method::DELETE,
+            "api/users/{name}/shared/{owner}/",
+            shared::user_default,
+        )
+        .add(Method::GET, "api/groups/{name}/shared", shared::list_group)
+        .add(
+            Method::GET,
+            "api/groups/{name}/shared/{owner}/{server}",
+            shared::group_named,
+        )
+        .add(
+            Method::DELETE,
+            "api/groups/{name}/shared/{owner}/{server}",
+            shared::group_named,
+        )
+        .add(
+            Method::GET,
+            "api/groups/{name}/shared/{owner}/",
+            shared::group_default,
+        )
+        .add(
+            Method::DELETE,
+            "api/groups/{name}/shared/{owner}/",
+            shared::group_default,
         )
         .add(Method::GET, "api/services", services::list)
         .add(Method::GET, "api/services/{name}", services::get_one)

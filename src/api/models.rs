@@ -31,7 +31,7 @@ pub fn user_roles(u: &User) -> Vec<String> {
 }
 
 impl View<'_> {
-    fn public_url(&self, path: &str) -> Value {
+    pub fn public_url(&self, path: &str) -> Value {
         match &self.hub.cfg.public_url {
             Some(p) => Value::String(format!("{}{}", p.trim_end_matches('/'), path)),
             None => Value::Null,

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activity, group_members, groups, health, hub_info, metrics, proxy_routes, server_ops, services,
-    tokens, users, users_write,
+    share_codes, shared, shares, tokens, users, users_write,
 };
 
 /// The security scheme every authenticated operation names.
@@ -88,6 +88,18 @@ const TOKEN_SCHEME: &str = "token";
         server_ops::patch_empty,
         server_ops::progress_default,
         server_ops::progress_named,
+        shares::list_owner,
+        shares::named,
+        shares::default,
+        share_codes::list_owner,
+        share_codes::named,
+        share_codes::default,
+        shared::list_user,
+        shared::list_group,
+        shared::user_named,
+        shared::user_default,
+        shared::group_named,
+        shared::group_default,
     ),
     modifiers(&TokenAuth)
 )]

@@ -14,7 +14,37 @@ use crate::history::{History, Outcome};
 /// Nemesis kinds that remove the current leader.
 pub const LEADER_FAULTS: [&str; 3] = ["kill-leader", "pause-leader", "partition-leader"];
 
-pub fn check(history: &History, max_ms: f64) -> CheckResult {
+/// Faults that take out exactly the nodes they name (a kill, a pause, or the isolation of one
+/// node); other partitions leave connectivity that the window does not describe.
+const NODE_FAULTS: [&str; 5] = [
+    "kill",
+    "kill-leader",
+    "pause",
+    "pause-leader",
+    "partition-leader",
+];
+
+/// Whether a (combined) fault took out at least half of the cluster's `n` nodes: then no
+/// write can be acknowledged until it heals, whatever the system does (two of three replicas
+/// killed or paused at once), so the time counts from the heal, not from the fault.
+fn quorum_lost(kind: &str, nodes: &[u64], n: usize) -> bool {
+    kind.split('+').all(|p| NODE_FAULTS.contains(&p)) && nodes.len() * 2 >= n && n > 0
+}
+
+/// The cluster size a history shows: the highest node id in it (for an offline re-check).
+pub fn nodes_in(history: &History) -> usize {
+    history
+        .ops
+        .iter()
+        .filter_map(|o| o.node)
+        .chain(history.nemesis.iter().flat_map(|w| w.nodes.iter().copied()))
+        .chain(history.down.iter().map(|d| d.node))
+        .max()
+        .unwrap_or(0) as usize
+}
+
+/// `n` is the cluster size.
+pub fn check(history: &History, max_ms: f64, n: usize) -> CheckResult {
     let mut writes: Vec<(u64, u64)> = history
         .ops
         .iter()
@@ -39,19 +69,26 @@ pub fn check(history: &History, max_ms: f64) -> CheckResult {
         else {
             continue;
         };
+        let lost = quorum_lost(&w.kind, &w.nodes, n);
+        let from = if lost { w.end_ns } else { w.start_ns };
         let first = writes[writes.partition_point(|(inv, _)| *inv < w.start_ns)..]
             .iter()
             .map(|(_, done)| *done)
             .min();
         match first {
             Some(done) => {
-                let ms = (done - w.start_ns) as f64 / 1e6;
+                let ms = done.saturating_sub(from) as f64 / 1e6;
                 if ms > max_ms {
                     too_slow.push(json!({"fault": w.description, "at_ms": w.start_ns / 1_000_000, "failover_ms": ms}));
                 }
-                by_kind.entry(kind).or_default().push(ms);
+                let key = if lost {
+                    "quorum-lost (from the heal)"
+                } else {
+                    kind
+                };
+                by_kind.entry(key).or_default().push(ms);
             }
-            None if load_end < w.start_ns + (max_ms * 1e6) as u64 => {
+            None if load_end < from + (max_ms * 1e6) as u64 => {
                 unmeasured.push(w.description.clone());
             }
             None => {
@@ -155,9 +192,44 @@ mod tests {
             nemesis: vec![kill(1000)],
             ..Default::default()
         };
-        let r = check(&h, 10_000.0);
+        let r = check(&h, 10_000.0, 3);
         assert_eq!(r.valid, Validity::Valid);
         assert_eq!(r.details["by_kind"]["kill-leader"]["p50_ms"], 800.0);
+    }
+
+    #[test]
+    fn a_fault_that_takes_out_a_majority_is_timed_from_its_heal() {
+        let both = |nodes: Vec<u64>| NemesisWindow {
+            kind: "kill-leader+pause-leader".into(),
+            description: "kill -9 node 1 (leader); SIGSTOP node 3".into(),
+            nodes,
+            start_ns: 1_000 * 1_000_000,
+            end_ns: 16_000 * 1_000_000,
+        };
+        let mut ops = vec![
+            write(100, 200, Outcome::Ok),
+            write(16_100, 16_400, Outcome::Ok),
+        ];
+        ops[0].node = Some(3);
+        // Two of three nodes out: nothing can commit until the heal; 400 ms after it.
+        let h = History {
+            ops: ops.clone(),
+            nemesis: vec![both(vec![1, 3])],
+            ..Default::default()
+        };
+        let r = check(&h, 10_000.0, 3);
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
+        assert_eq!(
+            r.details["by_kind"]["quorum-lost (from the heal)"]["p50_ms"],
+            400.0
+        );
+        // One node out of three: a majority remains, and 15 s without a write fails.
+        let h = History {
+            ops,
+            nemesis: vec![both(vec![1])],
+            ..Default::default()
+        };
+        assert_eq!(check(&h, 10_000.0, 3).valid, Validity::Invalid);
     }
 
     #[test]
@@ -171,7 +243,7 @@ mod tests {
             nemesis: vec![kill(1000)],
             ..Default::default()
         };
-        let r = check(&h, 10_000.0);
+        let r = check(&h, 10_000.0, 3);
         assert_eq!(r.valid, Validity::Invalid);
         // A kill right before the load ended is not held against the cluster.
         let h = History {
@@ -179,7 +251,7 @@ mod tests {
             nemesis: vec![kill(1000)],
             ..Default::default()
         };
-        let r = check(&h, 10_000.0);
+        let r = check(&h, 10_000.0, 3);
         assert_eq!(r.valid, Validity::Valid);
         assert_eq!(r.details["unmeasured"].as_array().map(Vec::len), Some(1));
     }
