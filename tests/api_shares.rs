@@ -6,6 +6,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use support::browser::Browser;
 use support::{check_error, check_status, Hubs};
 
 /// A token of `user` (created by the admin).
@@ -430,5 +431,78 @@ async fn t12_share_codes_are_shown_once_listed_and_deleted() {
         )
         .await;
     assert_eq!(r.1["items"], json!([]));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t13_a_logged_in_user_accepts_a_share_code_in_the_browser() {
+    let h = Hubs::start_with(3, |cfg| cfg.auth.kind = "dummy".into()).await;
+    let r = h
+        .call(
+            0,
+            Method::POST,
+            "/users",
+            Some(json!({"usernames": ["alice", "bob"]})),
+        )
+        .await;
+    check_status(&r, 201);
+    let r = h
+        .call(0, Method::POST, "/share-codes/alice/", Some(json!({})))
+        .await;
+    check_status(&r, 200);
+    let accept = r.1["accept_url"].as_str().unwrap().to_string();
+
+    // bob, on another replica: not logged in, sent to the login page and back.
+    let mut bob = Browser::new(&h.nodes[1].cfg.listen.api.to_string());
+    let r = bob.send(Method::GET, &accept, None).await;
+    assert_eq!(r.status.as_u16(), 302);
+    assert!(r.location.contains("/hub/login?next="), "{}", r.location);
+    bob.login("bob").await;
+    let r = bob.send(Method::GET, &accept, None).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert!(
+        r.body.contains("invited to access alice's server"),
+        "{}",
+        r.body
+    );
+    // Without the XSRF token the POST is refused; with it, bob gets alice's server.
+    let code = accept.split("code=").nth(1).unwrap().to_string();
+    let r = bob
+        .send(Method::POST, &accept, Some(&[("code", code.as_str())]))
+        .await;
+    assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    let xsrf = bob.xsrf();
+    let form = [("_xsrf", xsrf.as_str()), ("code", code.as_str())];
+    let r = bob.send(Method::POST, &accept, Some(&form)).await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.as_str()),
+        (302, "/user/alice/"),
+        "{}",
+        r.body
+    );
+    let r = h.call(1, Method::GET, "/users/bob/shared", None).await;
+    assert_eq!(
+        items(&r.1),
+        vec![share(
+            "user",
+            "bob",
+            "alice/",
+            &["access:servers!server=alice/"]
+        )]
+    );
+    let r = h.call(1, Method::GET, "/share-codes/alice/", None).await;
+    assert_eq!(r.1["items"][0]["exchange_count"], 1);
+
+    // The owner cannot accept its own code; a wrong code is not found.
+    let mut alice = Browser::new(&h.nodes[2].cfg.listen.api.to_string());
+    alice.login("alice").await;
+    assert_eq!(
+        alice.send(Method::GET, &accept, None).await.status.as_u16(),
+        403
+    );
+    let r = alice
+        .send(Method::GET, "/hub/accept-share?code=nope", None)
+        .await;
+    assert_eq!(r.status.as_u16(), 404);
     h.shutdown().await;
 }

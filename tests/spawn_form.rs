@@ -5,13 +5,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rafthub::spawner::kube::KubeConfig;
 use rafthub_kube_fake::FakeKube;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use support::browser::Browser;
 use support::*;
 
 const PROFILES: &str = r#"
@@ -36,77 +36,6 @@ display_name = "TensorFlow"
 kubespawner_override = { image = "tf:2" }
 "#;
 
-/// A cookie-keeping client that does not follow redirects.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: BTreeMap<String, String>,
-}
-
-struct Reply {
-    status: StatusCode,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Reply {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base));
-        let jar: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !jar.is_empty() {
-            rb = rb.header("Cookie", jar.join("; "));
-        }
-        if let Some(f) = form {
-            let body = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(f)
-                .finish();
-            rb = rb
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body);
-        }
-        let r = rb.send().await.expect("request");
-        for c in r.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let pair = c.split(';').next().unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            self.cookies.insert(k.to_string(), v.to_string());
-        }
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        Reply {
-            status: r.status(),
-            location,
-            body: r.text().await.unwrap_or_default(),
-        }
-    }
-
-    fn xsrf(&self) -> String {
-        self.cookies.get("_xsrf").cloned().expect("an _xsrf cookie")
-    }
-
-    /// The dummy authenticator's login form.
-    async fn login(&mut self, name: &str) {
-        let r = self.send(Method::GET, "/hub/login", None).await;
-        assert_eq!(r.status, StatusCode::OK);
-        let xsrf = self.xsrf();
-        let form = [
-            ("_xsrf", xsrf.as_str()),
-            ("username", name),
-            ("password", ""),
-        ];
-        let r = self.send(Method::POST, "/hub/login", Some(&form)).await;
-        assert_eq!(r.status, StatusCode::FOUND, "login: {}", r.body);
-        assert!(self.cookies.contains_key("jupyterhub-hub-login"));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_form_spawns_with_the_chosen_options() {
     // The replica's Kubernetes client comes from KUBECONFIG: one fake for this binary.
@@ -124,15 +53,7 @@ async fn profile_form_spawns_with_the_chosen_options() {
         cfg.spawner.kubernetes = kube.clone();
     })
     .await;
-    let mut b = Browser {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        base: format!("http://{}", hubs.nodes[0].cfg.listen.api),
-        cookies: BTreeMap::new(),
-    };
+    let mut b = Browser::new(&hubs.nodes[0].cfg.listen.api.to_string());
     b.login("alice").await;
 
     // GET renders the form: a radio per profile (the default checked), a select per option.

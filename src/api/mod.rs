@@ -26,7 +26,7 @@ mod schema_io;
 mod server_ops;
 mod servers;
 mod services;
-mod share_codes;
+pub(crate) mod share_codes;
 mod share_model;
 mod share_schema;
 mod shared;

@@ -3,6 +3,7 @@
 //! Pages are server-rendered templates (compiled in) with a little plain JavaScript that
 //! calls the REST API with the session cookie and an XSRF header.
 
+mod accept_share;
 pub mod authenticator;
 pub mod cookies;
 mod login;
@@ -56,6 +57,10 @@ pub fn router(hub: Hub) -> Router {
         )
         .route(&format!("{h}logout"), get(login::logout))
         .route(&format!("{h}token"), get(pages::token_page))
+        .route(
+            &format!("{h}accept-share"),
+            get(accept_share::page).post(accept_share::accept),
+        )
         .route(&format!("{h}admin"), get(pages::admin_page))
         .route(&format!("{h}error/{{code}}"), get(pages::error_code))
         .route(&format!("{h}static/{{file}}"), get(pages::static_file))

@@ -130,7 +130,7 @@ pub fn safe_next(hub: &Hub, next: Option<&str>) -> String {
     }
 }
 
-fn login_redirect(hub: &Hub, next: &str) -> Response {
+pub(super) fn login_redirect(hub: &Hub, next: &str) -> Response {
     let n: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     found(&format!("{}login?next={n}", hub.hub_prefix())).into_response()
 }

@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("spawn.html", include_str!("templates/spawn.html")),
     ("token.html", include_str!("templates/token.html")),
+    (
+        "accept_share.html",
+        include_str!("templates/accept_share.html"),
+    ),
     ("admin.html", include_str!("templates/admin.html")),
 ];
 
