@@ -68,12 +68,27 @@ values = ["gpu", ""]
 include-path-regex = "/users/\\\\{{name\\\\}}"
 parameters = {{ "path.name" = {{ dictionary = "users", probability = 0.5 }}, \
 "path.token_id" = {{ dictionary = "tokens", probability = 0.5 }}, \
-"path.server_name" = {{ dictionary = "servers", probability = 0.5 }} }}
+"path.server_name" = {{ dictionary = "servers", probability = 0.5 }}, \
+"path.owner" = {{ dictionary = "users", probability = 0.5 }}, \
+"path.server" = {{ dictionary = "servers", probability = 0.5 }} }}
+
+# Sharing: owners, servers and recipients that exist. A DELETE of a server's shares or codes
+# keeps the server, whose GET (a list) then answers 200, as upstream; the recipient-side GET
+# of one share is 404 after its DELETE and keeps the check.
+[[operations]]
+include-path-regex = "/share(s|-codes)/"
+parameters = {{ "path.owner" = {{ dictionary = "users", probability = 0.5 }}, \
+"path.server" = {{ dictionary = "servers", probability = 0.5 }}, \
+"body.user" = {{ dictionary = "users", probability = 0.5 }}, \
+"body.group" = {{ dictionary = "groups", probability = 0.5 }} }}
+checks.use_after_free.enabled = false
 
 [[operations]]
 include-path-regex = "/groups/\\\\{{name\\\\}}"
 parameters = {{ "path.name" = {{ dictionary = "groups", probability = 0.5 }}, \
-"body.users[*]" = {{ dictionary = "users", probability = 0.5 }} }}
+"body.users[*]" = {{ dictionary = "users", probability = 0.5 }}, \
+"path.owner" = {{ dictionary = "users", probability = 0.5 }}, \
+"path.server" = {{ dictionary = "servers", probability = 0.5 }} }}
 
 [[operations]]
 include-path-regex = "/groups$"
@@ -107,6 +122,14 @@ def make_fixtures(api, headers):
     post("/services/fuzz-service", {"url": "http://127.0.0.1:9/"})
     r = requests.put(api + "/users/fuzz-user/servers/gpu", json={}, headers=headers, timeout=10)
     assert r.status_code == 201, r.text
+    # Something to list on the sharing endpoints (grants answer 200).
+    for path, body in [
+        ("/shares/fuzz-user/", {"user": "fuzz-user-2"}),
+        ("/shares/fuzz-user/gpu", {"group": "fuzz-group"}),
+        ("/share-codes/fuzz-user/", {}),
+    ]:
+        r = requests.post(api + path, json=body, headers=headers, timeout=10)
+        assert r.status_code == 200, (path, r.status_code, r.text)
     return post("/users/fuzz-user/tokens", {"note": "fuzz"})["id"]
 
 
