@@ -88,7 +88,10 @@ pub fn router(hub: Hub) -> Router {
             &format!("{b}user/{{*rest}}"),
             axum::routing::any(user_urls::prefix_redirect),
         )
-        .route(&format!("{h}api/oauth2/authorize"), get(oauth::authorize))
+        .route(
+            &format!("{h}api/oauth2/authorize"),
+            get(oauth::authorize).post(oauth::authorize_confirmed),
+        )
         .route(&format!("{h}api/oauth2/token"), post(oauth::token));
     if b != h {
         r = r.route(&b, get(pages::base_root));

@@ -45,11 +45,46 @@ fn rbac_client(c: &OAuthClient) -> Client<'_> {
     }
 }
 
-/// `GET {api}/oauth2/authorize`: for the logged-in user, issues a code and redirects back.
+/// `GET {api}/oauth2/authorize`: for the logged-in user, issues a code and redirects back;
+/// for a server the user does not own (shared with it, or an admin's access), first asks the
+/// user to confirm, as upstream does (`needs_oauth_confirm`).
 pub async fn authorize(
     State(hub): State<Hub>,
     headers: HeaderMap,
     RawQuery(rq): RawQuery,
+) -> Response {
+    authorize_inner(hub, headers, rq, false).await
+}
+
+/// `POST {api}/oauth2/authorize`: the confirmation form (XSRF-checked), then as `GET`.
+pub async fn authorize_confirmed(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    RawQuery(rq): RawQuery,
+    body: Bytes,
+) -> Response {
+    let f: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let presented = param(&f, "_xsrf")
+        .map(str::to_string)
+        .or_else(|| super::session::presented_xsrf(&headers, rq.as_deref()));
+    let ok = presented
+        .is_some_and(|x| super::pages::Page::new(&hub, &headers, None).xsrf_matches(&hub, &x));
+    if !ok {
+        return error_page(
+            &hub,
+            StatusCode::FORBIDDEN,
+            "XSRF cookie does not match POST argument",
+            None,
+        );
+    }
+    authorize_inner(hub, headers, rq, true).await
+}
+
+async fn authorize_inner(
+    hub: Hub,
+    headers: HeaderMap,
+    rq: Option<String>,
+    confirmed: bool,
 ) -> Response {
     let p = params(rq.as_deref());
     let Some(user) = hub.cookie_user(&headers) else {
@@ -101,7 +136,7 @@ pub async fn authorize(
             Some(&user.name),
         );
     }
-    let scopes: Vec<String> = {
+    let (scopes, confirm) = {
         let st = hub.node.state();
         let Some(client) = st.oauth_client(client_id).cloned() else {
             return error_page(
@@ -185,8 +220,25 @@ pub async fn authorize(
                 .collect();
         let granted =
             rbac::oauth_grant_scopes(&requested, &role_scopes, &user.name, rclient, &m, reg);
-        granted.allowed.iter().map(|s| s.to_string()).collect()
+        let scopes: Vec<String> = granted.allowed.iter().map(|s| s.to_string()).collect();
+        let foreign = match &client.kind {
+            ClientKind::Server { user: owner, .. } => owner != &user.name,
+            _ => false,
+        };
+        let confirm = (foreign && !confirmed).then(|| client.description.clone());
+        (scopes, confirm)
     };
+    // Rendered outside the state lock (the page reads the cookie secret from the state).
+    if let Some(client) = confirm {
+        let page = super::pages::Page::new(&hub, &headers, Some(user.clone()));
+        return super::pages::render(
+            &hub,
+            page,
+            "oauth_confirm.html",
+            StatusCode::OK,
+            minijinja::context! { client => client, scopes => scopes },
+        );
+    }
     let code = secrets::new_oauth_secret();
     let mut set_session = None;
     let session_id = match &user.session_id {

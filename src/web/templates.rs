@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("spawn.html", include_str!("templates/spawn.html")),
     ("token.html", include_str!("templates/token.html")),
     (
+        "oauth_confirm.html",
+        include_str!("templates/oauth_confirm.html"),
+    ),
+    (
         "accept_share.html",
         include_str!("templates/accept_share.html"),
     ),
