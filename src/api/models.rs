@@ -39,11 +39,7 @@ impl View<'_> {
     }
 
     pub fn server_url(&self, user: &str, server: &str) -> String {
-        if server.is_empty() {
-            self.hub.user_url(user)
-        } else {
-            format!("{}{}/", self.hub.user_url(user), quote_name(server))
-        }
+        self.hub.server_prefix(user, server)
     }
 
     pub fn progress_url(&self, user: &str, server: &str) -> String {

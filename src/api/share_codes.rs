@@ -10,26 +10,22 @@ use base64::Engine;
 use rafthub_raft::command::{Command, Outcome};
 use rafthub_raft::state::model::ShareCode;
 use rafthub_raft::HubState;
-use rafthub_rbac::{Builtin::*, Resource};
+use rafthub_rbac::Builtin::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::models::View;
 use super::request::json_body;
 use super::schema::ErrorBody;
 use super::schema_io::PageQuery;
-use super::share_model::CODE_EXPIRES_DEFAULT_S;
-use super::share_model::{code_model, filtered, paged, parse_body, share_bases};
+use super::share_model::{
+    check_grantable, code_model, has_server, no_such_server, paged, parse_body, server_exists,
+    share_bases, CODE_EXPIRES_DEFAULT_S,
+};
 use super::share_schema::{NewShareCode, ShareCodeModel, ShareCodePage};
-use super::shares::{no_such_server, require_server};
+use super::shares::require_server;
 use super::users::ctx;
 use super::{json_response, outcome_error, ApiError};
 use crate::hub::Hub;
-
-/// SHA-256 of a share code, hex: how it is stored and looked up.
-pub fn code_hash(code: &str) -> String {
-    hex::encode(Sha256::digest(code.as_bytes()))
-}
 
 /// The unexpired code `code` among the codes of `owner`'s servers (`server`, if given).
 pub fn find_code<'s>(
@@ -38,7 +34,7 @@ pub fn find_code<'s>(
     now: i64,
 ) -> Option<(u64, &'s str, &'s ShareCode)> {
     let prefix: String = code.chars().take(4).collect();
-    let hash = code_hash(code);
+    let hash = crate::secrets::sha256_hex(code);
     st.share_codes_with_prefix(&prefix).find(|(_, _, c)| {
         bool::from(subtle::ConstantTimeEq::ct_eq(
             c.hash.as_bytes(),
@@ -194,36 +190,13 @@ async fn server_op(
         Shares
     };
     let caller = require_server(hub, c.caller.as_ref(), scope, owner, server)?;
-    let exists = |st: &HubState| {
-        st.user(owner)
-            .is_some_and(|u| u.servers.contains_key(server))
-    };
     let now = crate::timefmt::now();
     if method == Method::POST {
         let data = json_body(body, hub.cfg.max_body_bytes).await?;
         let b = parse_body(data, "ShareCodeGrantRequest", &["scopes", "expires_in"])?;
         let bases = share_bases(hub, b.scopes.as_deref(), owner, server)?;
-        {
-            let st = hub.node.state();
-            let m = crate::authz::membership(&st);
-            let res = Resource::Server {
-                user: owner,
-                server,
-            };
-            for scope in filtered(&bases, owner, server) {
-                let base = scope.split('!').next().unwrap_or_default();
-                if !caller.scopes.grants(base, res, &m) {
-                    return Err(ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        format!("Do not have permission to grant share with scope {scope}"),
-                    ));
-                }
-            }
-        }
-        hub.confirm_miss(exists).await?;
-        if !exists(&hub.node.state()) {
-            return Err(no_such_server(owner, server));
-        }
+        check_grantable(&hub.node.state(), &caller, &bases, owner, server)?;
+        server_exists(hub, owner, server).await?;
         let code =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let expires_in = b.expires_in.unwrap_or(CODE_EXPIRES_DEFAULT_S);
@@ -233,7 +206,7 @@ async fn server_op(
             code: ShareCode {
                 id: 0,
                 prefix: code[..4].to_string(),
-                hash: code_hash(&code),
+                hash: crate::secrets::sha256_hex(&code),
                 scopes: bases,
                 created_at: now,
                 expires_at: now + expires_in * 1_000_000,
@@ -270,10 +243,10 @@ async fn server_op(
         model.insert("code".into(), Value::String(code));
         return Ok(json_response(StatusCode::OK, &Value::Object(model)));
     }
-    hub.confirm_miss(exists).await?;
+    server_exists(hub, owner, server).await?;
     let id = {
         let st = hub.node.state();
-        let u = st.user(owner).filter(|_| exists(&st));
+        let u = st.user(owner).filter(|_| has_server(&st, owner, server));
         let u = u.ok_or_else(|| no_such_server(owner, server))?;
         if method == Method::GET {
             let view = View {

@@ -9,6 +9,7 @@ use rafthub_raft::HubState;
 use rafthub_rbac::Scope;
 use serde_json::{json, Map, Value};
 
+use super::auth::Caller;
 use super::models::View;
 use super::request::{envelope, page, Query};
 use super::{json_response, ApiError};
@@ -221,4 +222,47 @@ pub fn share_bases(
         bases.insert(base.to_string());
     }
     Ok(bases.into_iter().collect())
+}
+
+pub fn no_such_server(owner: &str, server: &str) -> ApiError {
+    ApiError::not_found(format!("No such server: {owner}/{server}"))
+}
+
+/// Whether `owner` has a server row named `server` (stopped ones included).
+pub fn has_server(st: &HubState, owner: &str, server: &str) -> bool {
+    st.user(owner)
+        .is_some_and(|u| u.servers.contains_key(server))
+}
+
+/// Upstream's spawner lookup: the server exists (a local miss is confirmed with the leader
+/// first), else 404.
+pub async fn server_exists(hub: &Hub, owner: &str, server: &str) -> Result<(), ApiError> {
+    hub.confirm_miss(|st| has_server(st, owner, server)).await?;
+    if has_server(&hub.node.state(), owner, server) {
+        Ok(())
+    } else {
+        Err(no_such_server(owner, server))
+    }
+}
+
+/// The sharer must hold every scope it grants on the server: 403 naming the first it lacks.
+pub fn check_grantable(
+    st: &HubState,
+    caller: &Caller,
+    bases: &[String],
+    owner: &str,
+    server: &str,
+) -> Result<(), ApiError> {
+    let m = crate::authz::membership(st);
+    let res = rafthub_rbac::Resource::Server {
+        user: owner,
+        server,
+    };
+    match bases.iter().find(|b| !caller.scopes.grants(b, res, &m)) {
+        None => Ok(()),
+        Some(b) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("Do not have permission to grant share with scope {b}!server={owner}/{server}"),
+        )),
+    }
 }

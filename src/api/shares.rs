@@ -14,7 +14,10 @@ use super::models::View;
 use super::request::json_body;
 use super::schema::ErrorBody;
 use super::schema_io::PageQuery;
-use super::share_model::{filtered, paged, parse_body, share_bases, share_model};
+use super::share_model::{
+    check_grantable, has_server, no_such_server, paged, parse_body, server_exists, share_bases,
+    share_model,
+};
 use super::share_schema::{NewShare, ShareModel, SharePage};
 use super::users::ctx;
 use super::{json_response, outcome_error, ApiError};
@@ -23,10 +26,6 @@ use crate::hub::Hub;
 /// The server segment of the owner-wide forms: upstream's handler argument is `None` there,
 /// so the scope filter checked is `!server=<owner>/None`.
 const NO_SERVER: &str = "None";
-
-pub(super) fn no_such_server(owner: &str, server: &str) -> ApiError {
-    ApiError::not_found(format!("No such server: {owner}/{server}"))
-}
 
 /// The caller after upstream's `needs_scope` on `!server=<owner>/<server>`.
 pub(super) fn require_server(
@@ -217,14 +216,10 @@ async fn server_op(
         Shares
     };
     let caller = require_server(hub, c.caller.as_ref(), scope, owner, server)?;
-    let exists = |st: &rafthub_raft::HubState| {
-        st.user(owner)
-            .is_some_and(|u| u.servers.contains_key(server))
-    };
     if method == Method::GET {
-        hub.confirm_miss(exists).await?;
+        server_exists(hub, owner, server).await?;
         let st = hub.node.state();
-        let u = st.user(owner).filter(|_| exists(&st));
+        let u = st.user(owner).filter(|_| has_server(&st, owner, server));
         let u = u.ok_or_else(|| no_such_server(owner, server))?;
         let view = View {
             hub,
@@ -240,10 +235,7 @@ async fn server_op(
         return paged(hub, items, headers, path, &c.q);
     }
     if method == Method::DELETE {
-        hub.confirm_miss(exists).await?;
-        if !exists(&hub.node.state()) {
-            return Err(no_such_server(owner, server));
-        }
+        server_exists(hub, owner, server).await?;
         let cmd = Command::RevokeServerShares {
             owner: owner.into(),
             server: server.into(),
@@ -269,26 +261,11 @@ async fn server_op(
         return revoke(hub, &caller, owner, server, with, b.scopes).await;
     }
     let bases = share_bases(hub, b.scopes.as_deref(), owner, server)?;
-    hub.confirm_miss(exists).await?;
+    server_exists(hub, owner, server).await?;
     {
         let st = hub.node.state();
-        if !exists(&st) {
-            return Err(no_such_server(owner, server));
-        }
+        check_grantable(&st, &caller, &bases, owner, server)?;
         let m = crate::authz::membership(&st);
-        let res = Resource::Server {
-            user: owner,
-            server,
-        };
-        for scope in filtered(&bases, owner, server) {
-            let base = scope.split('!').next().unwrap_or_default();
-            if !caller.scopes.grants(base, res, &m) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    format!("Do not have permission to grant share with scope {scope}"),
-                ));
-            }
-        }
         let (scope, res, what) = match &with {
             ShareTarget::User(n) => (ReadUsersName, Resource::User(n), "users"),
             ShareTarget::Group(n) => (ReadGroupsName, Resource::Group(n), "groups"),
@@ -329,14 +306,7 @@ async fn revoke(
     with: ShareTarget,
     scopes: Option<Vec<String>>,
 ) -> Result<Response, ApiError> {
-    let exists = |st: &rafthub_raft::HubState| {
-        st.user(owner)
-            .is_some_and(|u| u.servers.contains_key(server))
-    };
-    hub.confirm_miss(exists).await?;
-    if !exists(&hub.node.state()) {
-        return Err(no_such_server(owner, server));
-    }
+    server_exists(hub, owner, server).await?;
     let suffix = format!("!server={owner}/{server}");
     let scopes = scopes.map(|v| {
         v.iter()

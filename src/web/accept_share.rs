@@ -9,18 +9,10 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use rafthub_raft::command::{Command, Outcome};
 
-use super::pages::{error_page, found, login_redirect, render, safe_next, Page};
-use super::session::presented_xsrf;
+use super::pages::{error_page, found, login_redirect, query_param, render, safe_next, Page};
+use super::session::form_xsrf_refusal;
 use crate::api::share_codes::find_code;
 use crate::hub::Hub;
-
-fn param(q: Option<&str>, key: &str) -> Option<String> {
-    q.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.into_owned())
-    })
-}
 
 /// What a valid code points at: owner, server, code id, base scopes.
 struct Found {
@@ -41,12 +33,12 @@ fn lookup(hub: &Hub, code: &str) -> Option<Found> {
     })
 }
 
-fn server_url(hub: &Hub, owner: &str, server: &str) -> String {
-    let base = hub.user_url(owner);
-    if server.is_empty() {
-        base
-    } else {
-        format!("{base}{}/", crate::api::names::quote_name(server))
+/// `next` from the query if it is a local path, else `default` (the shared server), as
+/// upstream's `_get_next_url` falls back for this page.
+fn next_or(hub: &Hub, query: Option<&str>, default: &str) -> String {
+    match query_param(query, "next") {
+        Some(n) if safe_next(hub, Some(&n)) == n => n,
+        _ => default.to_string(),
     }
 }
 
@@ -58,7 +50,7 @@ pub async fn page(State(hub): State<Hub>, headers: HeaderMap, RawQuery(rq): RawQ
         };
         return login_redirect(&hub, &here);
     };
-    let Some(code) = param(rq.as_deref(), "code") else {
+    let Some(code) = query_param(rq.as_deref(), "code") else {
         return error_page(&hub, StatusCode::BAD_REQUEST, "Missing argument code", None);
     };
     let Some(f) = lookup(&hub, &code) else {
@@ -83,7 +75,7 @@ pub async fn page(State(hub): State<Hub>, headers: HeaderMap, RawQuery(rq): RawQ
         .user(&f.owner)
         .and_then(|u| u.servers.get(&f.server).map(|s| s.ready()))
         .unwrap_or(false);
-    let url = server_url(&hub, &f.owner, &f.server);
+    let url = hub.server_prefix(&f.owner, &f.server);
     let scopes: Vec<_> = f
         .scopes
         .iter()
@@ -92,11 +84,7 @@ pub async fn page(State(hub): State<Hub>, headers: HeaderMap, RawQuery(rq): RawQ
             context! { scope => s, description => description }
         })
         .collect();
-    let next = param(rq.as_deref(), "next");
-    let next_url = match next {
-        Some(n) if safe_next(&hub, Some(&n)) == n => n,
-        _ => url.clone(),
-    };
+    let next_url = next_or(&hub, rq.as_deref(), &url);
     let page = Page::new(&hub, &headers, Some(user));
     render(
         &hub,
@@ -125,17 +113,14 @@ pub async fn accept(
             .map(|(_, v)| v.clone())
     };
     let forbidden = |m: &str| error_page(&hub, StatusCode::FORBIDDEN, m, None);
-    let Some(presented) = field("_xsrf").or_else(|| presented_xsrf(&headers, rq.as_deref())) else {
-        return forbidden("'_xsrf' argument missing from POST");
-    };
-    if !Page::new(&hub, &headers, None).xsrf_matches(&hub, &presented) {
-        return forbidden("XSRF cookie does not match POST argument");
+    if let Some(refused) = form_xsrf_refusal(&hub, &headers, &fields, rq.as_deref()) {
+        return forbidden(refused);
     }
     let Some(user) = hub.cookie_user(&headers) else {
         return forbidden("You must be logged in to accept a share.");
     };
     let bad = |m: &str| error_page(&hub, StatusCode::BAD_REQUEST, m, Some(&user.name));
-    let Some(code) = field("code").or_else(|| param(rq.as_deref(), "code")) else {
+    let Some(code) = field("code").or_else(|| query_param(rq.as_deref(), "code")) else {
         return bad("Missing argument code");
     };
     let Some(f) = lookup(&hub, &code) else {
@@ -157,10 +142,6 @@ pub async fn accept(
         Ok(o) => return bad(&format!("{o:?}")),
         Err(e) => return error_page(&hub, StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
     }
-    let next = param(rq.as_deref(), "next");
-    let to = match next {
-        Some(n) if safe_next(&hub, Some(&n)) == n => n,
-        _ => server_url(&hub, &f.owner, &f.server),
-    };
+    let to = next_or(&hub, rq.as_deref(), &hub.server_prefix(&f.owner, &f.server));
     found(&to).into_response()
 }

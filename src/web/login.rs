@@ -9,7 +9,7 @@ use rafthub_raft::command::{Command, NewUser, UserPatch};
 
 use super::authenticator::{hash_password, Login};
 use super::cookies::{self, LOGIN_COOKIE, SESSION_COOKIE, XSRF_COOKIE};
-use super::pages::{found, render, safe_next, Page};
+use super::pages::{found, query_param, render, safe_next, Page};
 use crate::api::names::{normalize_username, valid_username};
 use crate::hub::Hub;
 use crate::{secrets, timefmt};
@@ -26,20 +26,12 @@ fn field<'a>(f: &'a [(String, String)], k: &str) -> &'a str {
         .unwrap_or("")
 }
 
-fn next_param(rq: Option<&str>) -> Option<String> {
-    rq.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "next")
-            .map(|(_, v)| v.into_owned())
-    })
-}
-
 pub async fn login_page(
     State(hub): State<Hub>,
     headers: HeaderMap,
     RawQuery(rq): RawQuery,
 ) -> Response {
-    let next = next_param(rq.as_deref());
+    let next = query_param(rq.as_deref(), "next");
     if hub.cookie_user(&headers).is_some() {
         return found(&safe_next(&hub, next.as_deref())).into_response();
     }
@@ -81,7 +73,7 @@ pub async fn login_submit(
     body: Bytes,
 ) -> Response {
     let f = form(&body);
-    let next = safe_next(&hub, next_param(rq.as_deref()).as_deref());
+    let next = safe_next(&hub, query_param(rq.as_deref(), "next").as_deref());
     let page = Page::new(&hub, &headers, None);
     let username = field(&f, "username").to_string();
     let denied = |msg: &str| {

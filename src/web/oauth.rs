@@ -64,18 +64,8 @@ pub async fn authorize_confirmed(
     body: Bytes,
 ) -> Response {
     let f: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let presented = param(&f, "_xsrf")
-        .map(str::to_string)
-        .or_else(|| super::session::presented_xsrf(&headers, rq.as_deref()));
-    let ok = presented
-        .is_some_and(|x| super::pages::Page::new(&hub, &headers, None).xsrf_matches(&hub, &x));
-    if !ok {
-        return error_page(
-            &hub,
-            StatusCode::FORBIDDEN,
-            "XSRF cookie does not match POST argument",
-            None,
-        );
+    if let Some(refused) = super::session::form_xsrf_refusal(&hub, &headers, &f, rq.as_deref()) {
+        return error_page(&hub, StatusCode::FORBIDDEN, refused, None);
     }
     authorize_inner(hub, headers, rq, true).await
 }

@@ -122,6 +122,15 @@ pub fn error_page(hub: &Hub, status: StatusCode, message: &str, _user: Option<&s
     res
 }
 
+/// The first value of `key` in a raw query string.
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
 /// `next` if it is a local path (never an open redirect), else the home page.
 pub fn safe_next(hub: &Hub, next: Option<&str>) -> String {
     match next {

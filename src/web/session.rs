@@ -91,6 +91,30 @@ pub fn presented_xsrf<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opt
     })
 }
 
+/// The XSRF check of a browser form POST: the `_xsrf` form field (else the query or the
+/// header, as Tornado accepts it) must be this session's token. `Some(message)` (upstream's)
+/// when it is not.
+pub fn form_xsrf_refusal(
+    hub: &Hub,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+    query: Option<&str>,
+) -> Option<&'static str> {
+    let presented = fields
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "_xsrf")
+        .map(|(_, v)| v.clone())
+        .or_else(|| presented_xsrf(headers, query));
+    let Some(presented) = presented else {
+        return Some("'_xsrf' argument missing from POST");
+    };
+    if !super::pages::Page::new(hub, headers, None).xsrf_matches(hub, &presented) {
+        return Some("XSRF cookie does not match POST argument");
+    }
+    None
+}
+
 /// Whether a cookie-authenticated request passes XSRF protection: safe navigations (GET,
 /// HEAD, OPTIONS) pass; everything else must present the session's token.
 pub fn xsrf_passes(

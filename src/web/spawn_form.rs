@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 
 use super::pages::{error_page, found, render, Page};
-use super::session::presented_xsrf;
+use super::session::form_xsrf_refusal;
 use super::user_urls::{authorize, pending_url, query_param, with_next};
 use crate::api::auth::Caller;
 use crate::hub::Hub;
@@ -228,17 +228,8 @@ pub async fn spawn_submit(
     } else {
         Vec::new()
     };
-    let presented = fields
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "_xsrf")
-        .map(|(_, v)| v.clone())
-        .or_else(|| presented_xsrf(&headers, rq.as_deref()));
-    let Some(presented) = presented else {
-        return forbidden("'_xsrf' argument missing from POST");
-    };
-    if !Page::new(&hub, &headers, None).xsrf_matches(&hub, &presented) {
-        return forbidden("XSRF cookie does not match POST argument");
+    if let Some(refused) = form_xsrf_refusal(&hub, &headers, &fields, rq.as_deref()) {
+        return forbidden(refused);
     }
     let Some(caller) = hub.cookie_caller(&headers) else {
         return forbidden("You must be logged in to start a server.");
