@@ -24,6 +24,7 @@ pub mod request;
 mod schema;
 mod schema_io;
 mod server_ops;
+mod server_progress;
 mod servers;
 mod services;
 pub(crate) mod share_codes;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::schema::{ErrorBody, ServerModel};
-use super::{servers, ApiError};
+use super::{server_progress, servers, ApiError};
 use crate::hub::Hub;
 
 /// Body of a start or named-server creation (6.x; a body without these keys is taken as the
@@ -342,7 +342,7 @@ pub async fn progress_default(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    servers::progress(hub, name, String::new(), headers).await
+    server_progress::progress(hub, name, String::new(), headers).await
 }
 
 #[utoipa::path(
@@ -363,7 +363,7 @@ pub async fn progress_named(
     Path((name, server)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    servers::progress(hub, name, server, headers).await
+    server_progress::progress(hub, name, server, headers).await
 }
 
 #[utoipa::path(
