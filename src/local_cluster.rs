@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -134,39 +135,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     let configs = write_configs(&args.data_dir, args.nodes)?;
     let exe = std::env::current_exe().context("locating the rafthub binary")?;
-    let mut children: Vec<(u64, Child)> = Vec::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut supervisors = Vec::new();
     for (i, cfg) in configs.iter().enumerate() {
         let id = i as u64 + 1;
-        let mut child = Command::new(&exe)
-            .arg("serve")
-            .arg("--config")
-            .arg(cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting replica {id}"))?;
-        for out in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    println!("[node-{id}] {l}");
-                }
-            });
-        }
-        children.push((id, child));
+        // Fail fast on a replica that cannot even be started (binary gone, ...).
+        let child = start_replica(&exe, cfg, id)?;
+        supervisors.push(tokio::spawn(supervise(
+            exe.clone(),
+            cfg.clone(),
+            id,
+            child,
+            stop_rx.clone(),
+        )));
     }
     let root = args.data_dir.canonicalize()?;
     let (public, api) = FRONT;
@@ -192,25 +173,103 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     wait_for_signal().await;
     println!("rafthub: stopping replicas");
-    for (_, c) in &children {
-        if let Some(pid) = c.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
+    stop_tx.send_replace(true);
+    for s in supervisors {
+        let _ = s.await;
     }
-    for (id, mut c) in children {
-        match tokio::time::timeout(std::time::Duration::from_secs(10), c.wait()).await {
-            Ok(_) => {}
-            Err(_) => {
-                eprintln!("rafthub: replica {id} did not stop in time; killing it");
-                let _ = c.kill().await;
+    Ok(())
+}
+
+/// Starts replica `id` with its output prefixed by `[node-<id>]`.
+fn start_replica(exe: &Path, cfg: &Path, id: u64) -> anyhow::Result<Child> {
+    let mut child = Command::new(exe)
+        .arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting replica {id}"))?;
+    for out in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                println!("[node-{id}] {l}");
+            }
+        });
+    }
+    Ok(child)
+}
+
+/// Keeps replica `id` running as a StatefulSet would: one that exits on its own (a storage
+/// error, a crash) is started again after a back-off that doubles up to 30 s and resets
+/// once a run lasted a minute. On stop: SIGTERM, then SIGKILL after 10 s.
+async fn supervise(
+    exe: PathBuf,
+    cfg: PathBuf,
+    id: u64,
+    mut child: Child,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = tokio::time::Instant::now();
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = stopped(&mut stop) => {
+                if let Some(pid) = child.id() {
+                    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+                }
+                if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
+                    eprintln!("rafthub: replica {id} did not stop in time; killing it");
+                    let _ = child.kill().await;
+                }
+                return;
+            }
+        };
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_secs(1);
+        }
+        let how = match status {
+            Ok(s) => s.to_string(),
+            Err(e) => e.to_string(),
+        };
+        println!(
+            "rafthub: replica {id} exited ({how}); restarting it in {}s",
+            backoff.as_secs()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped(&mut stop) => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        match start_replica(&exe, &cfg, id) {
+            Ok(c) => child = c,
+            Err(e) => {
+                eprintln!("rafthub: {e:#}");
+                return;
             }
         }
     }
-    Ok(())
+}
+
+/// Resolves once the supervisor is told to stop.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

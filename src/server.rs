@@ -326,14 +326,25 @@ pub async fn run(
         "replica started"
     );
     let mut api_stop = hub.shutdown.subscribe();
-    tokio::select! {
-        _ = shutdown => {}
-        _ = api_stop.wait_for(|s| *s) => {}
+    let core_failure = tokio::select! {
+        _ = shutdown => None,
+        _ = api_stop.wait_for(|s| *s) => None,
+        reason = hub.node.core_stopped() => Some(reason),
+    };
+    match &core_failure {
+        // Its durable state is intact up to what it acknowledged; a restart (the pod's, or
+        // the operator's once the disk is fixed) recovers from there, and the other
+        // replicas serve meanwhile. Staying up would leave a replica that answers liveness
+        // probes but can neither apply nor vote, behind a route table that no longer moves.
+        Some(reason) => tracing::error!(%reason, "the Raft core stopped; exiting"),
+        None => {
+            tracing::info!("shutting down");
+            // A leader hands over first, while this replica still serves: requests in
+            // flight here wait for the successor instead of failing, and the cluster skips
+            // a crash failover.
+            hub.node.step_down(STEP_DOWN_TIMEOUT).await;
+        }
     }
-    tracing::info!("shutting down");
-    // A leader hands over first, while this replica still serves: requests in flight here
-    // wait for the successor instead of failing, and the cluster skips a crash failover.
-    hub.node.step_down(STEP_DOWN_TIMEOUT).await;
     hub.shutdown.send_replace(true);
     stop_tx.send_replace(true);
     let node = hub.node.clone();
@@ -344,5 +355,10 @@ pub async fn run(
     for t in tasks {
         t.abort();
     }
-    Ok(())
+    match core_failure {
+        Some(reason) => Err(anyhow::anyhow!(
+            "the Raft core stopped ({reason}); restart the replica once its data directory is writable"
+        )),
+        None => Ok(()),
+    }
 }

@@ -24,16 +24,28 @@ pub(super) fn routes(r: Routes) -> Routes {
         .add(Method::GET, "api/", api_root_slash)
 }
 
-/// Liveness: 200 with an empty body, no authentication (the Kubernetes probe).
+/// Liveness: 200 with an empty body, no authentication (the Kubernetes probe); 503 once the
+/// Raft core has stopped (a storage error), in the moment before the process exits.
 #[utoipa::path(
     method(get, head),
     path = "/health",
     operation_id = "health",
     tag = "health",
-    responses((status = 200, description = "Alive."))
+    responses(
+        (status = 200, description = "Alive."),
+        (status = 503, description = "The Raft core stopped on a storage error; the replica is exiting.")
+    )
 )]
-pub async fn health() -> StatusCode {
-    StatusCode::OK
+pub async fn health(State(hub): State<Hub>) -> Response {
+    match hub.node.core_failure() {
+        None => StatusCode::OK.into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("the Raft core stopped: {reason}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// Liveness under the API prefix, as upstream also serves it.
@@ -42,10 +54,13 @@ pub async fn health() -> StatusCode {
     path = "/api/health",
     operation_id = "api_health",
     tag = "health",
-    responses((status = 200, description = "Alive."))
+    responses(
+        (status = 200, description = "Alive."),
+        (status = 503, description = "The Raft core stopped on a storage error; the replica is exiting.")
+    )
 )]
-pub async fn api_health() -> StatusCode {
-    health().await
+pub async fn api_health(state: State<Hub>) -> Response {
+    health(state).await
 }
 
 /// The JupyterHub version, without authentication: jupyterhub-singleuser requires a 2xx here

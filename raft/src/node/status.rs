@@ -65,3 +65,27 @@ impl Node {
         }
     }
 }
+
+impl Node {
+    /// The reason the Raft core stopped, if it has: a storage error (disk full, I/O error)
+    /// is fatal to openraft, and a replica without its core can neither apply nor vote.
+    /// Cheap (a watch borrow): the liveness probe asks it.
+    pub fn core_failure(&self) -> Option<String> {
+        match &self.raft.metrics().borrow().running_state {
+            Ok(()) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    /// Resolves once the Raft core has stopped, with the reason. The process should exit
+    /// then, so that its supervisor restarts it from its durable state: retrying a failed
+    /// fsync in place is how data gets lost (the PostgreSQL fsync lesson).
+    pub async fn core_stopped(&self) -> String {
+        let mut rx = self.raft.metrics();
+        let reason = match rx.wait_for(|m| m.running_state.is_err()).await {
+            Ok(m) => m.running_state.as_ref().err().map(|e| e.to_string()),
+            Err(_) => None,
+        };
+        reason.unwrap_or_else(|| "the Raft core is gone".to_string())
+    }
+}
