@@ -66,6 +66,9 @@ pub struct ServeArgs {
     pub election_timeout_max_ms: Option<u64>,
     #[arg(long, env = "RAFTHUB_HEARTBEAT_MS")]
     pub heartbeat_ms: Option<u64>,
+    /// How long a write may wait for the cluster before answering 503.
+    #[arg(long, env = "RAFTHUB_WRITE_TIMEOUT_MS")]
+    pub write_timeout_ms: Option<u64>,
     #[arg(long, env = "RAFTHUB_BASE_URL")]
     pub base_url: Option<String>,
 }
@@ -159,6 +162,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.heartbeat_ms {
             c.cluster.heartbeat_ms = v;
+        }
+        if let Some(v) = self.write_timeout_ms {
+            c.cluster.write_timeout_ms = v;
         }
         if let Some(v) = &self.base_url {
             c.hub.base_url = v.clone();

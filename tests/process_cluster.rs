@@ -260,3 +260,53 @@ fn t40_sigterm_leader_steps_down_without_failing_writes() {
         "the old leader handed over: {log}"
     );
 }
+
+/// SIGSTOP of the leader (a stalled VM, a long GC-like pause): a write sent through a
+/// follower right after is forwarded to the frozen leader, which holds it without an
+/// answer. Once the follower knows the successor it must resend the write there instead of
+/// waiting out the forward; with a write timeout shorter than one forwarding attempt (3 s),
+/// only that makes the write succeed at all.
+#[test]
+fn t50_write_forwarded_to_a_paused_leader_moves_to_its_successor() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let env = vec![("RAFTHUB_WRITE_TIMEOUT_MS".to_string(), "2900".to_string())];
+    let extra = procs::Extra {
+        env: vec![env.clone(), env.clone(), env],
+        ..Default::default()
+    };
+    let mut c = Cluster::start_with(3, &[], &extra);
+    for i in 0..3 {
+        c.wait_ready(i, Duration::from_secs(30));
+    }
+    assert_eq!(c.post(0, "/api/users/before-pause"), Some(201));
+    let old = c.leader();
+    let via = (old + 1) % 3;
+    let pid = Pid::from_raw(c.pid(old).unwrap() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let t = Instant::now();
+    let status = c.post(via, "/api/users/during-pause");
+    let took = t.elapsed();
+    kill(pid, Signal::SIGCONT).unwrap();
+    assert_eq!(
+        status,
+        Some(201),
+        "a write through node {} while the leader was paused (answered after {took:?}):\n{}",
+        via + 1,
+        c.log_tail(via)
+    );
+    eprintln!("write acknowledged {took:?} after the leader was paused");
+    // The old leader, resumed, follows the successor and has the write.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some((200, _)) = c.get(old, "/api/users/during-pause?consistency=linearizable") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the resumed node never saw the write:\n{}",
+            c.log_tail(old)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

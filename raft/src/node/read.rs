@@ -90,13 +90,16 @@ impl Node {
     async fn remote_read_index(&self, leader: u64, timeout: Duration) -> Option<u64> {
         let addr = self.cluster_addr(leader)?;
         let per_try = timeout.min(Duration::from_secs(2));
-        match self
+        let ask = self
             .client
-            .post::<_, ReadIndexReply>(&addr, "/cluster/read-index", &(), per_try)
-            .await
-        {
-            Ok(ReadIndexReply::Index(i)) => Some(i),
-            _ => None,
+            .post::<_, ReadIndexReply>(&addr, "/cluster/read-index", &(), per_try);
+        // A paused leader holds the question: ask its successor as soon as there is one.
+        tokio::select! {
+            r = ask => match r {
+                Ok(ReadIndexReply::Index(i)) => Some(i),
+                _ => None,
+            },
+            _ = self.leader_moved_from(leader) => None,
         }
     }
 }

@@ -172,11 +172,18 @@ impl Node {
         // Bound each attempt so a dead leader costs at most a couple of seconds before the
         // retry goes to its successor.
         let per_try = left.min(Duration::from_secs(3));
-        match self
+        let forward = self
             .client
-            .post::<_, ProposeReply>(&addr, "/cluster/propose", req, per_try)
-            .await
-        {
+            .post::<_, ProposeReply>(&addr, "/cluster/propose", req, per_try);
+        // A paused or cut-off leader holds the request without answering. Once this replica
+        // follows a successor, the attempt is abandoned and the batch goes there at once,
+        // instead of after the attempt's timeout: the same request ids make that safe (an
+        // entry the old leader did commit is remembered, not applied twice).
+        let reply = tokio::select! {
+            r = forward => r,
+            _ = self.leader_moved_from(leader) => return Err(Retry::AfterLeaderChange),
+        };
+        match reply {
             Ok(ProposeReply::Applied { index, outcomes }) => Ok((index, outcomes)),
             Ok(ProposeReply::Rejected(WriteError::ForwardToLeader { .. })) => {
                 Err(Retry::AfterLeaderChange)
@@ -220,6 +227,14 @@ impl Node {
         tokio::time::timeout(timeout, rx.wait_for(|a| a.index >= index))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Resolves once this replica knows a leader other than `leader`.
+    pub(super) async fn leader_moved_from(&self, leader: u64) {
+        let mut rx = self.raft.metrics();
+        let _ = rx
+            .wait_for(|m| m.current_leader.is_some_and(|l| l != leader))
+            .await;
     }
 
     async fn wait_leader_change(&self, max: Duration) {
