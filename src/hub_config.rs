@@ -68,6 +68,10 @@ pub struct ServiceConfig {
     pub command: Vec<String>,
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Skip the OAuth confirmation page when users log in to this service (upstream's
+    /// `oauth_no_confirm`).
+    #[serde(default)]
+    pub oauth_no_confirm: bool,
 }
 
 fn yes() -> bool {

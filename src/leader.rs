@@ -57,16 +57,24 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
             },
         });
     }
-    let missing: Vec<NewUser> = cfg
+    // Admin users, then the users config roles name (upstream's `load_roles` creates them
+    // too, so the role holds from their first login).
+    let mut missing: Vec<NewUser> = Vec::new();
+    let role_users = cfg.roles.iter().flat_map(|r| r.users.iter());
+    for (n, admin) in cfg
         .admin_users
         .iter()
-        .filter(|n| st.user(n).is_none())
-        .map(|n| NewUser {
-            name: n.clone(),
-            admin: true,
-            cookie_id: secrets::new_token(),
-        })
-        .collect();
+        .map(|n| (n, true))
+        .chain(role_users.map(|n| (n, false)))
+    {
+        if st.user(n).is_none() && !missing.iter().any(|u| &u.name == n) {
+            missing.push(NewUser {
+                name: n.clone(),
+                admin,
+                cookie_id: secrets::new_token(),
+            });
+        }
+    }
     if !missing.is_empty() {
         cmds.push(Command::CreateUsers {
             users: missing,
@@ -97,11 +105,16 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
             info: serde_json::json!({}),
             oauth_client_id: None,
             command: s.command.clone(),
+            oauth_no_confirm: s.oauth_no_confirm,
         })
         .collect();
     let differs = services.iter().any(|s| {
         st.service(&s.name).is_none_or(|cur| {
-            cur.admin != s.admin || cur.url != s.url || cur.command != s.command || !cur.from_config
+            cur.admin != s.admin
+                || cur.url != s.url
+                || cur.command != s.command
+                || cur.oauth_no_confirm != s.oauth_no_confirm
+                || !cur.from_config
         })
     }) || st
         .services()
@@ -146,6 +159,35 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
     cmds
 }
 
+/// The OAuth client of a service with a URL, as upstream registers it: id
+/// `service-<name>`, the service's API token as its secret, redirect URI
+/// `{base_url}services/<name>/oauth_callback` (what HubOAuth sends from
+/// `JUPYTERHUB_OAUTH_CALLBACK_URL`). Without it no user could log in to a HubOAuth service.
+pub fn service_oauth_client(cfg: &HubConfig, name: &str, secret: &str) -> OAuthClient {
+    OAuthClient {
+        id: format!("service-{name}"),
+        kind: ClientKind::Service(name.to_string()),
+        description: format!("JupyterHub service {name}"),
+        secret_hash: Some(secrets::sha256_hex(secret)),
+        redirect_uri: format!(
+            "{}services/{}/oauth_callback",
+            cfg.base_url,
+            crate::api::names::quote_name(name)
+        ),
+        allowed_scopes: vec![format!("access:services!service={name}")],
+    }
+}
+
+/// Whether the state lacks `client` as given (absent, or another secret or redirect).
+pub fn client_differs(st: &rafthub_raft::state::HubState, client: &OAuthClient) -> bool {
+    st.oauth_client(&client.id).is_none_or(|c| {
+        c.secret_hash != client.secret_hash
+            || c.redirect_uri != client.redirect_uri
+            || c.kind != client.kind
+            || c.allowed_scopes != client.allowed_scopes
+    })
+}
+
 /// Service tokens from the config that the state does not hold yet (hashed slowly: operator
 /// tokens may be weak).
 fn token_commands(hub: &Hub) -> Vec<Command> {
@@ -157,6 +199,12 @@ fn token_commands(hub: &Hub) -> Vec<Command> {
         };
         if st.service(&s.name).is_none() {
             continue; // created by the service sync first; next round adds the token
+        }
+        if s.url.is_some() {
+            let client = service_oauth_client(&hub.cfg, &s.name, &secret);
+            if client_differs(&st, &client) {
+                cmds.push(Command::PutOAuthClient { client });
+            }
         }
         let owner = Owner::Service(s.name.clone());
         let sha = secrets::sha256_hex(&secret);

@@ -118,6 +118,7 @@ pub fn write_configs(root: &Path, n: u64) -> anyhow::Result<Vec<PathBuf>> {
             display: false,
             command: Vec::new(),
             environment: Default::default(),
+            oauth_no_confirm: false,
         }];
         c.validate()?;
         let p = root.join(format!("node-{i}.toml"));

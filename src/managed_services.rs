@@ -118,6 +118,22 @@ async fn supervise(hub: Hub, svc: ServiceConfig, hub_api_url: String) {
             tokio::time::sleep(backoff).await;
             continue;
         };
+        if svc.url.is_some() {
+            // A minted token is the OAuth client's secret too (configured ones are handled
+            // with the other leader duties).
+            let client = crate::leader::service_oauth_client(&hub.cfg, &svc.name, &token);
+            let differs = crate::leader::client_differs(&hub.node.state(), &client);
+            if differs
+                && hub
+                    .node
+                    .write(Command::PutOAuthClient { client })
+                    .await
+                    .is_err()
+            {
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
+        }
         let env = service_env(&hub, &svc, &token, &hub_api_url);
         let mut cmd = tokio::process::Command::new(&svc.command[0]);
         cmd.args(&svc.command[1..])

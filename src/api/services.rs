@@ -213,6 +213,10 @@ pub async fn create(
         info: obj.get("info").cloned().unwrap_or(json!({})),
         oauth_client_id: None,
         command: Vec::new(),
+        oauth_no_confirm: obj
+            .get("oauth_no_confirm")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     match hub.node.write(Command::PutService { service }).await? {
         Outcome::Ok => {}

@@ -211,8 +211,11 @@ async fn authorize_inner(
         let granted =
             rbac::oauth_grant_scopes(&requested, &role_scopes, &user.name, rclient, &m, reg);
         let scopes: Vec<String> = granted.allowed.iter().map(|s| s.to_string()).collect();
+        // As upstream's `needs_oauth_confirm`: the owner of a server is never asked, nor is
+        // anyone for a service with `oauth_no_confirm` (or the hub's own client).
         let foreign = match &client.kind {
             ClientKind::Server { user: owner, .. } => owner != &user.name,
+            ClientKind::Service(s) => st.service(s).is_none_or(|svc| !svc.oauth_no_confirm),
             _ => false,
         };
         let confirm = (foreign && !confirmed).then(|| client.description.clone());

@@ -87,6 +87,7 @@ impl Hubs {
                 display: true,
                 command: vec![],
                 environment: Default::default(),
+                oauth_no_confirm: false,
             }];
             tweak(&mut cfg);
             let l = Listeners {

@@ -27,7 +27,7 @@ Secrets never appear here: the config names files mounted from the chart's Secre
 {{- $services := list }}
 {{- range $name, $s := $h.services }}
 {{- $svc := dict "name" $name "api_token_file" (printf "%s/service-%s-token" $secrets $name) }}
-{{- range $key := list "admin" "url" "display" "command" "environment" }}
+{{- range $key := list "admin" "url" "display" "command" "environment" "oauth_no_confirm" }}
 {{- if hasKey $s $key }}{{ $_ := set $svc $key (get $s $key) }}{{ end }}
 {{- end }}
 {{- $services = append $services $svc }}

@@ -208,6 +208,10 @@ pub struct Service {
     pub oauth_client_id: Option<String>,
     /// Hub-managed command (started by the leader), if any.
     pub command: Vec<String>,
+    /// Users log in to the service through OAuth without a confirmation page (upstream's
+    /// `oauth_no_confirm`; upstream asks by default).
+    #[serde(default)]
+    pub oauth_no_confirm: bool,
 }
 
 /// Who a token or session belongs to.
