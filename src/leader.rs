@@ -236,12 +236,6 @@ async fn run_duties(hub: &Hub, with_routes: bool) {
     let mut cmds = config_commands(hub);
     cmds.extend(token_commands(hub));
     cmds.push(Command::PurgeExpired);
-    if with_routes {
-        cmds.extend(crate::reconcile::route_commands(
-            &hub.node.state(),
-            &hub.cfg.base_url,
-        ));
-    }
     for cmd in cmds {
         if let Err(e) = hub.node.write(cmd).await {
             tracing::debug!(error = %e, "leader duty failed; will retry");
@@ -252,6 +246,16 @@ async fn run_duties(hub: &Hub, with_routes: bool) {
     for cmd in token_commands(hub) {
         if hub.node.write(cmd).await.is_err() {
             return;
+        }
+    }
+    // Routes last, from the state the duties above made: a service from the config gets
+    // its route in the round that creates it, not a reconcile period later.
+    if with_routes {
+        let routes = crate::reconcile::route_commands(&hub.node.state(), &hub.cfg.base_url);
+        for cmd in routes {
+            if hub.node.write(cmd).await.is_err() {
+                return;
+            }
         }
     }
 }
