@@ -496,6 +496,15 @@ fn every_option_on() {
     // The culler's flags and role follow cull.*.
     let cfg = r.config_toml();
     let services = cfg["hub"]["services"].as_array().unwrap();
+    let grafana = services
+        .iter()
+        .find(|s| s["name"].as_str() == Some("grafana"))
+        .unwrap();
+    assert_eq!(
+        grafana["oauth_no_confirm"].as_bool(),
+        Some(true),
+        "{grafana}"
+    );
     let culler = services
         .iter()
         .find(|s| s["name"].as_str() == Some("jupyterhub-idle-culler"))
