@@ -54,7 +54,14 @@ pub(super) fn with_next(url: &str, next: Option<&str>) -> String {
 
 /// `(user, server)` from the optional path parts, defaulting to the caller's default server.
 fn target(me: &str, parts: &[String]) -> (String, String) {
-    match parts {
+    // A `{*parts}` wildcard arrives as one segment ("carol/srv3"): split it.
+    let parts: Vec<String> = parts
+        .iter()
+        .flat_map(|p| p.split('/'))
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    match parts.as_slice() {
         [] => (me.to_string(), String::new()),
         [u] => (u.clone(), String::new()),
         [u, s, ..] => (u.clone(), s.clone()),
@@ -394,4 +401,22 @@ pub async fn user_url(
         StatusCode::FAILED_DEPENDENCY,
         context! { server_name => server.clone(), failure => Option::<String>::None, spawn_url => with_next(&spawn_url(&hub, &name, &server), Some(&server_path)) },
     )
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::target;
+
+    #[test]
+    fn a_wildcard_names_user_and_server() {
+        let t = |parts: &[&str]| {
+            let v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+            target("me", &v)
+        };
+        assert_eq!(t(&[]), ("me".into(), "".into()));
+        assert_eq!(t(&["carol"]), ("carol".into(), "".into()));
+        assert_eq!(t(&["carol/"]), ("carol".into(), "".into()));
+        assert_eq!(t(&["carol/srv3"]), ("carol".into(), "srv3".into()));
+        assert_eq!(t(&["carol", "srv3"]), ("carol".into(), "srv3".into()));
+    }
 }
