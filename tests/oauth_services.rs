@@ -137,15 +137,7 @@ async fn t10_service_login_confirms_unless_no_confirm_and_identifies_the_user() 
     let (status, body) = exchange(&h, "quiet", QUIET, &code).await;
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().expect("access_token");
-    let me: Value = reqwest::Client::new()
-        .get(format!("{}/user", h.api(2)))
-        .header("Authorization", format!("token {token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = h.call_as(2, token, Method::GET, "/user", None).await;
     assert_eq!(me["name"], "alice", "{me}");
 
     // Without access:services the user is refused.
