@@ -3,12 +3,14 @@
 //! CHP-compatible route API writes through Raft.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use rafthub_proxy::{Route as ProxyRoute, RouteTable, RouteWriteError, RouteWriter};
+use rafthub_proxy::{
+    canonical_spec, Route as ProxyRoute, RouteTable, RouteWriteError, RouteWriter,
+};
 use rafthub_raft::command::{Command, Outcome};
-use rafthub_raft::state::model::{Route, RouteData};
+use rafthub_raft::state::model::{Route, RouteData, Ts};
 use serde_json::{json, Map, Value};
 
 use crate::hub::Hub;
@@ -28,8 +30,13 @@ fn proxy_route(r: &Route) -> Option<ProxyRoute> {
 /// The local table: every replicated route plus this replica's default route to its own hub.
 /// Returns the mirror of what it installed, for `sync_changes`.
 pub fn sync_table(table: &RouteTable, hub: &Hub, hub_target: &str) -> Mirror {
-    let mut routes: Vec<ProxyRoute> = Vec::new();
-    let mut mirror = Mirror::default();
+    let mut mirror = Mirror {
+        hub_route: hub_route(hub, hub_target),
+        ..Mirror::default()
+    };
+    // The hub route first, so that a replicated route at the same spec (a CHP-API POST of
+    // `/`) overrides it: `replace_all` keeps the last route given per spec, as `sync_changes`.
+    let mut routes: Vec<ProxyRoute> = mirror.hub_route.iter().cloned().collect();
     {
         let st = hub.node.state();
         for r in st.routes() {
@@ -39,13 +46,17 @@ pub fn sync_table(table: &RouteTable, hub: &Hub, hub_target: &str) -> Mirror {
             routes.extend(proxy_route(r));
         }
     }
-    let mut hub_data = Map::new();
-    hub_data.insert("hub".into(), json!(true));
-    if let Ok(r) = ProxyRoute::new(&hub.cfg.base_url, hub_target, hub_data) {
-        routes.push(r);
-    }
     table.replace_all(routes);
     mirror
+}
+
+/// This replica's default route to its own hub (`{"hub": true}` at the base URL).
+fn hub_route(hub: &Hub, hub_target: &str) -> Option<ProxyRoute> {
+    let mut hub_data = Map::new();
+    hub_data.insert("hub".into(), json!(true));
+    ProxyRoute::new(&hub.cfg.base_url, hub_target, hub_data)
+        .inspect_err(|e| tracing::error!(error = %e, "no default route to the hub"))
+        .ok()
 }
 
 /// What the table holds of the replicated routes: spec → (target, data, the pass that
@@ -54,6 +65,8 @@ pub fn sync_table(table: &RouteTable, hub: &Hub, hub_target: &str) -> Mirror {
 pub struct Mirror {
     routes: HashMap<String, (String, RouteData, u64)>,
     pass: u64,
+    /// The local default route, put back when a replicated route at its spec is removed.
+    hub_route: Option<ProxyRoute>,
 }
 
 /// Brings the table from `mirror` to the replicated routes with one new snapshot, rebuilding
@@ -79,14 +92,21 @@ pub fn sync_changes(table: &RouteTable, hub: &Hub, mirror: &mut Mirror) {
             upserts.extend(proxy_route(r));
         }
     }
-    let removes: Vec<String> = mirror
+    let gone: Vec<String> = mirror
         .routes
         .iter()
         .filter(|(_, (_, _, seen))| *seen != pass)
         .map(|(spec, _)| spec.clone())
         .collect();
-    for spec in &removes {
+    for spec in &gone {
         mirror.routes.remove(spec);
+    }
+    // The mirror holds the hub's escaped form (`/user/a%2Bb/`), the table the decoded one.
+    let removes: Vec<String> = gone.iter().map(|s| canonical_spec(s)).collect();
+    if let Some(h) = &mirror.hub_route {
+        if removes.iter().any(|s| s == h.spec()) {
+            upserts.push(h.clone());
+        }
     }
     table.update(upserts, &removes);
 }
@@ -131,6 +151,23 @@ pub fn drain_activity(hub: &Hub) {
         };
         hub.activity
             .record(u.id, Some(server), d.as_micros() as i64);
+    }
+}
+
+/// Raises each running server's route `last_activity` in this replica's table to the
+/// replicated value, so the CHP API lists the same time on every replica (traffic through
+/// another replica's proxy counts too). Merged values are not reported back as new activity.
+pub fn merge_cluster_activity(hub: &Hub) {
+    let merged: Vec<(String, Ts)> = {
+        let st = hub.node.state();
+        st.active_server_list()
+            .filter_map(|(_, s)| Some((canonical_spec(s.routespec.as_deref()?), s.last_activity?)))
+            .collect()
+    };
+    for (spec, ts) in merged {
+        let Ok(us) = u64::try_from(ts) else { continue };
+        hub.routes
+            .merge_activity(&spec, UNIX_EPOCH + Duration::from_micros(us));
     }
 }
 

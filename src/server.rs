@@ -272,7 +272,17 @@ pub async fn run(
                 node.clone(),
                 hub.activity.clone(),
                 Duration::from_millis(cfg.hub.activity_flush_ms),
-                move || crate::proxy_glue::drain_activity(&h),
+                {
+                    // The replicated activity flows back into the CHP API's listing every
+                    // few flushes: O(active servers), and no client polls it more often.
+                    let ticks = std::sync::atomic::AtomicU32::new(0);
+                    move || {
+                        crate::proxy_glue::drain_activity(&h);
+                        if ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 5 == 4 {
+                            crate::proxy_glue::merge_cluster_activity(&h);
+                        }
+                    }
+                },
             )
         }),
     ];

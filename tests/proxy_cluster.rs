@@ -107,6 +107,75 @@ fn t10_route_added_anywhere_works_through_every_proxy() {
     }
 }
 
+fn delete_route(c: &Cluster, via: usize, path: &str) -> u16 {
+    let p = &c.procs[via];
+    c.http
+        .delete(format!("http://{}:{}/api/routes{path}", p.ip, p.proxy_api))
+        .header("Authorization", format!("token {PROXY_TOKEN}"))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `GET /hub/api/` through replica `i`'s proxy: the hub's version document when the default
+/// route reaches the hub.
+fn hub_via_proxy(c: &Cluster, i: usize) -> Option<String> {
+    via_proxy(c, &c.http, i, "/hub/api/").filter(|b| b.contains("\"version\""))
+}
+
+#[test]
+fn t11_route_api_edge_specs_come_and_go_on_every_replica() {
+    let mut c = Cluster::start(3, &[]);
+    for i in 0..3 {
+        c.wait_ready(i, Duration::from_secs(30));
+    }
+    let port = backend();
+    // A route at `/` overrides each replica's default route to its hub (as in CHP); deleting
+    // it brings the hub back everywhere, not a 404 for every unrouted path until a restart.
+    assert_eq!(add_route(&c, 0, "/", port), 201);
+    for i in 0..3 {
+        assert_eq!(
+            via_proxy(&c, &c.http, i, "/hub/api/").as_deref(),
+            Some("backend /hub/api/"),
+            "replica {}",
+            i + 1
+        );
+    }
+    assert_eq!(delete_route(&c, 1, "/"), 204);
+    for i in 0..3 {
+        assert!(hub_via_proxy(&c, i).is_some(), "replica {}: no hub", i + 1);
+    }
+    // Specs the hub writes escaped (`quote(name, safe='@~')`) are removed from every table.
+    for (spec, path) in [
+        ("/user/a%2Bb@x.org", "/user/a+b@x.org/tree"),
+        ("/user/jos%C3%A9", "/user/jos%C3%A9/tree"),
+        ("/user/two%20words", "/user/two%20words/tree"),
+    ] {
+        assert_eq!(add_route(&c, 2, spec, port), 201, "{spec}");
+        for i in 0..3 {
+            let got = via_proxy(&c, &c.http, i, path);
+            assert!(
+                got.is_some_and(|b| b.starts_with("backend ")),
+                "{spec} via {}",
+                i + 1
+            );
+        }
+        assert_eq!(delete_route(&c, 0, spec), 204, "{spec}");
+        for i in 0..3 {
+            let got = via_proxy(&c, &c.http, i, path).unwrap_or_default();
+            assert!(
+                !got.starts_with("backend "),
+                "{spec} still routed via {}",
+                i + 1
+            );
+        }
+    }
+    for i in 0..3 {
+        assert!(hub_via_proxy(&c, i).is_some(), "replica {}: no hub", i + 1);
+    }
+}
+
 #[test]
 fn t20_leader_kill_does_not_fail_proxied_requests() {
     let mut c = Cluster::start(3, &[]);
