@@ -36,6 +36,9 @@ pub struct HubConfig {
     pub active_server_limit: u32,
     pub allow_named_servers: bool,
     pub named_server_limit_per_user: u32,
+    /// After login (and at `{hub}`), send users to their server, starting it when it is not
+    /// running (`JupyterHub.redirect_to_server`); off: to the home page.
+    pub redirect_to_server: bool,
     /// Upper bound on `expires_in` of new API tokens; 0 means none (upstream 5.1+).
     pub token_expires_in_max_seconds: u64,
     /// Answer with `authenticate_prometheus = false` semantics on `/hub/metrics`.
@@ -120,6 +123,7 @@ impl Default for HubConfig {
             active_server_limit: 0,
             allow_named_servers: false,
             named_server_limit_per_user: 0,
+            redirect_to_server: true,
             token_expires_in_max_seconds: 0,
             authenticate_prometheus: true,
             hub_connect_url: None,

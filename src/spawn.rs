@@ -107,7 +107,10 @@ pub async fn wait(
     let mut applied = hub.node.applied();
     let check = || {
         let st = hub.node.state();
-        let s = st.user(user)?.servers.get(server)?;
+        // A row that is gone (`remove: true` once stopped, or its user deleted) is stopped.
+        let Some(s) = st.user(user).and_then(|u| u.servers.get(server)) else {
+            return Some(Phase::Stopped);
+        };
         if s.generation != generation {
             return Some(Phase::Stopped);
         }

@@ -54,6 +54,14 @@ async fn t10_groups_members_properties_and_group_scopes() {
         )
         .await;
     assert_eq!(g.1["users"], json!(["ann", "ben"]));
+    for (method, verb) in [(Method::POST, "add"), (Method::DELETE, "delete")] {
+        check_error(
+            &h.call(1, method, "/groups/physics/users", Some(json!({})))
+                .await,
+            400,
+            Some(&format!("Must specify users to {verb}")),
+        );
+    }
     let g = h
         .call(
             0,
@@ -114,10 +122,12 @@ async fn t11_services_runtime_and_config() {
     let h = Hubs::start(3).await;
     let list = h.call(0, Method::GET, "/services", None).await;
     check_status(&list, 200);
-    assert_eq!(
-        list.1["admin-service"]["admin"], false,
-        "upstream reports admin false here"
-    );
+    // Upstream 6.1.1 with `admin: True` in the service's config (measured): the flag, the
+    // admin role it grants, and `command` as the empty list.
+    let svc = &list.1["admin-service"];
+    assert_eq!(svc["admin"], true, "{svc}");
+    assert_eq!(svc["roles"], json!(["admin"]), "{svc}");
+    assert_eq!(svc["command"], json!([]), "{svc}");
     check_error(
         &h.call(1, Method::DELETE, "/services/admin-service", None)
             .await,
@@ -195,14 +205,36 @@ async fn t12_info_health_readiness_proxy_and_shutdown() {
         text.contains("[+] leader known") && text.contains("[+] applied up to the leader's commit"),
         "{text}"
     );
+    // As upstream's get_all_routes: the hub's own default route is listed, and the
+    // "jupyterhub" marker of the routes the hub added is not.
     let routes = h.call(0, Method::GET, "/proxy", None).await;
     check_status(&routes, 200);
-    assert!(routes.1.is_object());
+    assert_eq!(routes.1["/"]["data"]["hub"], json!(true), "{}", routes.1);
+    assert_eq!(routes.1["/"]["routespec"], "/");
+    assert!(
+        routes
+            .1
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|r| r["data"].get("jupyterhub").is_none()),
+        "{}",
+        routes.1
+    );
     check_status(&h.call(0, Method::POST, "/proxy", None).await, 200);
     check_error(
         &h.call(0, Method::PATCH, "/proxy", None).await,
         400,
-        None.or(Some("dict")),
+        Some("need JSON body"),
+    );
+    check_status(
+        &h.call(0, Method::PATCH, "/proxy", Some(json!({}))).await,
+        200,
+    );
+    check_error(
+        &h.call(0, Method::PATCH, "/proxy", Some(json!([1]))).await,
+        400,
+        Some("Request body must be JSON dict"),
     );
     // The public port serves the hub through the proxy's default route.
     let via_proxy = h

@@ -56,6 +56,71 @@ async fn t10_token_created_on_one_replica_authenticates_on_every_replica() {
         403,
         Some("requires any of [list:users]"),
     );
+    // The deprecated lookup older HubAuth clients use: any token holder learns the owner's
+    // identity (upstream adds the owner's identify scopes); a cookie or no token is refused.
+    check_status(&h.call(0, Method::POST, "/users/bob", None).await, 201);
+    let bobs = h
+        .call(0, Method::POST, "/users/bob/tokens", Some(json!({})))
+        .await;
+    let bob_secret = bobs.1["token"].as_str().unwrap().to_string();
+    let who = h
+        .call_as(
+            2,
+            &bob_secret,
+            Method::GET,
+            &format!("/authorizations/token/{secret}"),
+            None,
+        )
+        .await;
+    check_status(&who, 200);
+    assert_eq!(
+        (&who.1["kind"], &who.1["name"]),
+        (&json!("user"), &json!("alice"))
+    );
+    assert!(
+        who.1.get("groups").is_some() && who.1.get("admin").is_some(),
+        "{}",
+        who.1
+    );
+    assert!(
+        who.1.get("last_activity").is_none(),
+        "bob may not read alice's activity"
+    );
+    let full = h
+        .call(
+            1,
+            Method::GET,
+            &format!("/authorizations/token/{secret}"),
+            None,
+        )
+        .await;
+    assert!(
+        full.1.get("last_activity").is_some(),
+        "the admin sees more: {}",
+        full.1
+    );
+    check_status(
+        &h.call_as(
+            0,
+            &bob_secret,
+            Method::GET,
+            "/authorizations/token/not-a-real-token",
+            None,
+        )
+        .await,
+        404,
+    );
+    check_status(
+        &h.call_as(
+            0,
+            "",
+            Method::GET,
+            &format!("/authorizations/token/{secret}"),
+            None,
+        )
+        .await,
+        403,
+    );
     // Revoke on another replica: gone everywhere (the next request misses, confirms, 403s).
     let id = t.1["id"].as_str().unwrap();
     let del = h

@@ -87,6 +87,12 @@ async fn t11_batch_create_list_filters_and_sort() {
     assert_eq!(inactive.1.as_array().unwrap().len(), 4);
     let ready = h.call(0, Method::GET, "/users?state=ready", None).await;
     assert_eq!(ready.1, json!([]));
+    // Upstream's own admin page sends every parameter, empty ones included: no filter.
+    let admin_page =
+        "/users?include_stopped_servers=1&offset=0&limit=50&name_filter=&sort=id&state=";
+    let all = h.call(0, Method::GET, admin_page, None).await;
+    check_status(&all, 200);
+    assert_eq!(all.1.as_array().unwrap().len(), 4, "{}", all.1);
     // Users without activity sort first ascending, last descending.
     h.call(
         0,

@@ -505,6 +505,7 @@ fn every_option_on() {
         Some(true),
         "{grafana}"
     );
+    assert_eq!(cfg["hub"]["redirect_to_server"].as_bool(), Some(false));
     let culler = services
         .iter()
         .find(|s| s["name"].as_str() == Some("jupyterhub-idle-culler"))

@@ -75,10 +75,28 @@ fn t10_route_added_anywhere_works_through_every_proxy() {
             i + 1
         );
     }
-    // The route table is visible in the hub API of every replica and the CHP API.
+    // The CHP API of every replica lists it; the hub's `GET /api/proxy` lists only routes the
+    // hub added ("jupyterhub": true), as upstream's get_all_routes, and its own default route.
+    for i in 0..3 {
+        let p = &c.procs[i];
+        let listed = c
+            .http
+            .get(format!("http://{}:{}/api/routes", p.ip, p.proxy_api))
+            .header("Authorization", format!("token {PROXY_TOKEN}"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(
+            listed.contains("\"/user/alice\""),
+            "replica {}: {listed}",
+            i + 1
+        );
+    }
     let (status, body) = c.get(2, "/api/proxy").unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains("/user/alice/"), "{body}");
+    assert!(!body.contains("/user/alice/"), "{body}");
+    assert!(body.contains("\"hub\":true"), "{body}");
     // Unknown user paths reach the hub (default route), which answers for them.
     let p = &c.procs[0];
     let r = c

@@ -88,7 +88,8 @@ impl Hub {
         find_token(self, &self.node.state(), secret, timefmt::now()).is_some()
     }
 
-    fn caller_for_token(&self, secret: &str, now: i64) -> Option<Caller> {
+    /// The caller a token makes, without any barrier (a miss may be replication lag).
+    pub(crate) fn caller_for_token(&self, secret: &str, now: i64) -> Option<Caller> {
         let st = self.node.state();
         let tok = find_token(self, &st, secret, now)?;
         let (name, admin) = match &tok.owner {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rafthub_raft::node::{ReadError, WriteError};
 
@@ -88,13 +88,33 @@ impl From<ReadError> for ApiError {
 
 /// Unknown paths: upstream answers `{"status": 404, "message": null}` under the API.
 /// Outside the hub's prefix the miss is confirmed first ([`confirm_route_miss`]).
-pub async fn not_found(State(hub): State<Hub>, uri: Uri) -> Response {
-    if !uri.path().starts_with(&hub.hub_prefix()) {
-        if let Some(r) = confirm_route_miss(&hub, &uri).await {
-            return r;
-        }
+/// What answers a request no route matched, as upstream's last handlers: the API's JSON 404
+/// under `{hub}api/`, the 404 page elsewhere under `{hub}`, `{hub}` without its slash sent
+/// to `{hub}`, and a GET outside the hub's prefix (`/favicon.ico`, `/services/x/` with no
+/// route) sent under it (`PrefixRedirectHandler`), once the route miss is confirmed.
+pub async fn not_found(State(hub): State<Hub>, method: Method, uri: Uri) -> Response {
+    let prefix = hub.hub_prefix();
+    let path = uri.path();
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    if path.starts_with(&format!("{prefix}api/")) {
+        return ApiError::bare(StatusCode::NOT_FOUND).into_response();
     }
-    ApiError::bare(StatusCode::NOT_FOUND).into_response()
+    if path.starts_with(&prefix) {
+        return crate::web::pages::error_page(&hub, StatusCode::NOT_FOUND, "", None);
+    }
+    let get = method == Method::GET || method == Method::HEAD;
+    if path == prefix.trim_end_matches('/') && get {
+        return crate::web::pages::found(&format!("{prefix}{query}")).into_response();
+    }
+    if let Some(r) = confirm_route_miss(&hub, &uri).await {
+        return r;
+    }
+    match path.strip_prefix(hub.cfg.base_url.as_str()) {
+        Some(rest) if get => {
+            crate::web::pages::found(&format!("{prefix}{rest}{query}")).into_response()
+        }
+        _ => ApiError::bare(StatusCode::NOT_FOUND).into_response(),
+    }
 }
 
 /// A request outside the hub's prefix reached the hub through the proxy's default route:

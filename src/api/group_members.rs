@@ -55,8 +55,14 @@ pub async fn members(
         .await?
         .unwrap_or(Value::Null);
     let obj = super::request::check_model(&data, &[("users", Ty::List)], "group")?;
-    let users = str_list(obj.get("users"), "usernames")?;
     let add = method == axum::http::Method::POST;
+    if !obj.contains_key("users") {
+        let verb = if add { "add" } else { "delete" };
+        return Err(ApiError::bad_request(format!(
+            "Must specify users to {verb}"
+        )));
+    }
+    let users = str_list(obj.get("users"), "usernames")?;
     match hub
         .node
         .write(Command::SetGroupMembers {

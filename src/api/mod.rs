@@ -32,6 +32,7 @@ mod share_model;
 mod share_schema;
 mod shared;
 mod shares;
+mod token_lookup;
 mod tokens;
 mod user_model_ser;
 mod users;
@@ -151,6 +152,11 @@ fn routes(hub_prefix: &str) -> Routes {
         .add(Method::GET, "api/metrics", metrics::api_metrics)
         .add(Method::GET, "api/info", hub_info::info)
         .add(Method::GET, "api/user", hub_info::whoami)
+        .add(
+            Method::GET,
+            "api/authorizations/token/{token}",
+            token_lookup::owner_of_token,
+        )
         .add(Method::POST, "api/shutdown", hub_info::shutdown)
         .add(Method::GET, "api/users", users::list)
         .add(Method::POST, "api/users", users_write::create_many)
@@ -190,6 +196,11 @@ fn routes(hub_prefix: &str) -> Routes {
             Method::PUT,
             "api/users/{name}/server",
             server_ops::put_default,
+        )
+        .add(
+            Method::PATCH,
+            "api/users/{name}/server",
+            server_ops::patch_default,
         )
         .add(
             Method::GET,

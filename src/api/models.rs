@@ -56,7 +56,8 @@ impl View<'_> {
         let progress = self.progress_url(&user.name, &s.name);
         let mut m = json!({
             "name": s.name,
-            "display_name": s.display_name,
+            // Upstream stores the server's name when none is given ("" for the default).
+            "display_name": s.display_name.as_deref().unwrap_or(&s.name),
             "full_name": format!("{}/{}", user.name, s.name),
             "last_activity": iso_opt(s.last_activity),
             "started": iso_opt(s.started),
@@ -64,14 +65,16 @@ impl View<'_> {
             "ready": s.ready(),
             "stopped": !s.active(),
             "url": url,
-            "user_options": if s.user_options.is_null() { json!({}) } else { s.user_options.clone() },
+            // A live spawner's options default to `{}`; a stopped one shows the stored column,
+            // null when it never started (upstream's `orm.Spawner.user_options`).
+            "user_options": if s.user_options.is_null() && s.active() { json!({}) } else { s.user_options.clone() },
             "progress_url": progress,
             "full_url": self.public_url(&url),
             "full_progress_url": self.public_url(&progress),
         });
         let memb = crate::authz::membership(self.st);
         if rbac::can_read_server_state(self.scopes, &user.name, &s.name, &memb) {
-            m["state"] = if s.state.is_null() {
+            m["state"] = if s.state.is_null() && s.active() {
                 json!({})
             } else {
                 s.state.clone()
@@ -157,9 +160,17 @@ impl View<'_> {
             let v = match k {
                 ServiceKey::Kind => json!("service"),
                 ServiceKey::Name => json!(s.name),
-                ServiceKey::Roles => json!(s.roles.iter().collect::<Vec<_>>()),
-                // Upstream reports `admin: false` here even for admin services.
-                ServiceKey::Admin => json!(false),
+                // Upstream grants a service configured `admin: true` the admin role and
+                // reports its flag.
+                ServiceKey::Roles => {
+                    let mut r: Vec<&str> = s.roles.iter().map(String::as_str).collect();
+                    if s.admin && !s.roles.contains("admin") {
+                        r.push("admin");
+                        r.sort_unstable();
+                    }
+                    json!(r)
+                }
+                ServiceKey::Admin => json!(s.admin),
                 ServiceKey::Url => json!(s.url.clone().unwrap_or_default()),
                 ServiceKey::Prefix => {
                     if s.url.is_some() {
@@ -172,13 +183,8 @@ impl View<'_> {
                         json!("")
                     }
                 }
-                ServiceKey::Command => {
-                    if s.command.is_empty() {
-                        json!("")
-                    } else {
-                        json!(s.command)
-                    }
-                }
+                // `Service.command` is a list trait, `[]` for a service the hub does not run.
+                ServiceKey::Command => json!(s.command),
                 ServiceKey::Pid => json!(0),
                 ServiceKey::Info => {
                     if s.info.is_null() {

@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     activity, group_members, groups, health, hub_info, metrics, proxy_routes, server_ops, services,
-    share_codes, shared, shares, tokens, users, users_write,
+    share_codes, shared, shares, token_lookup, tokens, users, users_write,
 };
 
 /// The security scheme every authenticated operation names.
@@ -46,6 +46,7 @@ const TOKEN_SCHEME: &str = "token";
         metrics::api_metrics,
         hub_info::info,
         hub_info::whoami,
+        token_lookup::owner_of_token,
         hub_info::shutdown,
         users::list,
         users_write::create_many,
@@ -86,6 +87,7 @@ const TOKEN_SCHEME: &str = "token";
         server_ops::stop_empty,
         server_ops::put_empty,
         server_ops::patch_empty,
+        server_ops::patch_default,
         server_ops::progress_default,
         server_ops::progress_named,
         shares::list_owner,

@@ -46,17 +46,16 @@ pub async fn get(
         hub.cfg.api_page_default_limit,
         hub.cfg.api_page_max_limit,
     )?;
-    let routes: Vec<_> = st.routes().collect();
+    let routes = hub_routes(&hub, &st);
     let total = routes.len();
     let mut items = Map::new();
-    for r in routes.into_iter().skip(p.offset).take(p.limit) {
-        let mut data = r.data.to_value();
-        if let Some(ts) = hub.route_activity(&r.routespec) {
-            data["last_activity"] = json!(crate::timefmt::iso(ts));
+    for (spec, target, mut data) in routes.into_iter().skip(p.offset).take(p.limit) {
+        if let Some(ts) = hub.route_activity(&spec) {
+            data.insert("last_activity".into(), json!(crate::timefmt::iso(ts)));
         }
         items.insert(
-            r.routespec.clone(),
-            json!({"routespec": r.routespec, "target": r.target, "data": data}),
+            spec.clone(),
+            json!({"routespec": spec, "target": target, "data": data}),
         );
     }
     let body = if p.envelope {
@@ -65,6 +64,28 @@ pub async fn get(
         Value::Object(items)
     };
     Ok(json_response(StatusCode::OK, &body))
+}
+
+/// What upstream's `Proxy.get_all_routes` lists, sorted by routespec: the routes the hub
+/// added (`"jupyterhub": true`, which it strips from `data`), and the default route to the hub
+/// (`{"hub": true}`), here this replica's own unless a replicated route replaced it.
+fn hub_routes(hub: &Hub, st: &rafthub_raft::HubState) -> Vec<(String, String, Map<String, Value>)> {
+    let mut out: std::collections::BTreeMap<String, (String, Map<String, Value>)> = st
+        .routes()
+        .filter_map(|r| {
+            let mut data = r.data.to_map();
+            data.remove("jupyterhub")?;
+            Some((r.routespec.clone(), (r.target.clone(), data)))
+        })
+        .collect();
+    let base = &hub.cfg.base_url;
+    if let Some(h) = hub.routes.get(&rafthub_proxy::canonical_spec(base)) {
+        let data = h.data();
+        if data.get("hub") == Some(&Value::Bool(true)) && !out.contains_key(base) {
+            out.insert(base.clone(), (h.target().to_string(), data));
+        }
+    }
+    out.into_iter().map(|(s, (t, d))| (s, t, d)).collect()
 }
 
 async fn check_routes(hub: &Hub) -> Result<(), ApiError> {
@@ -106,7 +127,7 @@ pub async fn post(State(hub): State<Hub>, headers: HeaderMap) -> Result<Response
     request_body = ProxyPatch,
     responses(
         (status = 200, description = "Accepted and routes checked (empty body)."),
-        (status = 400, description = "Empty or not a dict, or a value is not a string.",
+        (status = 400, description = "No body, not a dict, or a value is not a string.",
             body = ErrorBody)
     )
 )]
@@ -122,13 +143,14 @@ pub async fn patch(
     }
     let data = json_body(body, hub.cfg.max_body_bytes).await?;
     match data {
-        Some(Value::Object(o)) if !o.is_empty() => {
+        Some(Value::Object(o)) => {
             for k in ["api_url", "auth_token"] {
                 if o.get(k).is_some_and(|v| !v.is_string()) {
                     return Err(ApiError::bad_request(format!("{k} must be a string")));
                 }
             }
         }
+        None => return Err(ApiError::bad_request("need JSON body")),
         _ => return Err(ApiError::bad_request("Request body must be JSON dict")),
     }
     check_routes(&hub).await?;

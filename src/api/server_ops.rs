@@ -410,3 +410,26 @@ pub async fn patch_empty(
 ) -> Result<Response, ApiError> {
     servers::patch(hub, name, String::new(), headers, body).await
 }
+
+#[utoipa::path(
+    patch,
+    path = "/api/users/{name}/server",
+    operation_id = "update_server_default",
+    tag = "servers",
+    security(("token" = [])),
+    params(("name" = String, Path, description = "User name.", min_length = 1)),
+    request_body = ServerPatch,
+    responses(
+        (status = 200, description = "The updated default server.", body = ServerModel),
+        (status = 400, description = "Empty body, unknown key, invalid value (the default server cannot be renamed), or the server is active.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody)
+    )
+)]
+pub async fn patch_default(
+    State(hub): State<Hub>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    servers::patch(hub, name, String::new(), headers, body).await
+}

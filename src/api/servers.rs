@@ -243,7 +243,8 @@ pub async fn stop(
         }
     }
     let remove = match json_body(body, hub.cfg.max_body_bytes).await? {
-        Some(Value::Object(o)) => o.get("remove").and_then(Value::as_bool).unwrap_or(false),
+        // Upstream tests `if remove:`: Python truthiness, so `"yes"` and `1` remove too.
+        Some(Value::Object(o)) => o.get("remove").is_some_and(py_truthy),
         _ => false,
     };
     if remove && server.is_empty() {
@@ -353,7 +354,7 @@ pub async fn patch(
     let Some(Value::Object(o)) = body.filter(|b| b.as_object().is_some_and(|o| !o.is_empty()))
     else {
         return Err(ApiError::bad_request(
-            "Must specify at least one of name, display_name, user_options",
+            "Must specify at least one field to modify.",
         ));
     };
     if let Some(k) = o
@@ -403,4 +404,16 @@ pub async fn patch(
         .server_json(&caller, &user, &target)
         .unwrap_or(json!({}));
     Ok(json_response(StatusCode::OK, &model))
+}
+
+/// Python's truthiness of a JSON value.
+fn py_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
 }

@@ -96,7 +96,11 @@ pub async fn list(
         Ok(g) => g,
         Err(e) => return Err(super::auth::list_denied(e)),
     };
-    let state_filter = c.q.get("state").map(str::to_string);
+    // Empty is no filter (`elif state_filter:`), as upstream's own admin page sends it.
+    let state_filter =
+        c.q.get("state")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
     if let Some(s) = &state_filter {
         if !matches!(s.as_str(), "active" | "ready" | "inactive") {
             return Err(ApiError::bad_request(format!(

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use rafthub_raft::command::{Command, Outcome};
 
-use super::pages::{error_page, found, login_redirect, query_param, render, safe_next, Page};
+use super::pages::{error_page, found, login_redirect, query_param, render, valid_next, Page};
 use super::session::form_xsrf_refusal;
 use crate::api::share_codes::find_code;
 use crate::hub::Hub;
@@ -35,9 +35,9 @@ fn lookup(hub: &Hub, code: &str) -> Option<Found> {
 
 /// `next` from the query if it is a local path, else `default` (the shared server), as
 /// upstream's `_get_next_url` falls back for this page.
-fn next_or(hub: &Hub, query: Option<&str>, default: &str) -> String {
+fn next_or(query: Option<&str>, default: &str) -> String {
     match query_param(query, "next") {
-        Some(n) if safe_next(hub, Some(&n)) == n => n,
+        Some(n) if valid_next(Some(&n)).is_some() => n,
         _ => default.to_string(),
     }
 }
@@ -84,7 +84,7 @@ pub async fn page(State(hub): State<Hub>, headers: HeaderMap, RawQuery(rq): RawQ
             context! { scope => s, description => description }
         })
         .collect();
-    let next_url = next_or(&hub, rq.as_deref(), &url);
+    let next_url = next_or(rq.as_deref(), &url);
     let page = Page::new(&hub, &headers, Some(user));
     render(
         &hub,
@@ -142,6 +142,6 @@ pub async fn accept(
         Ok(o) => return bad(&format!("{o:?}")),
         Err(e) => return error_page(&hub, StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
     }
-    let to = next_or(&hub, rq.as_deref(), &hub.server_prefix(&f.owner, &f.server));
+    let to = next_or(rq.as_deref(), &hub.server_prefix(&f.owner, &f.server));
     found(&to).into_response()
 }

@@ -9,7 +9,7 @@ use rafthub_raft::command::{Command, NewUser, UserPatch};
 
 use super::authenticator::{hash_password, Login};
 use super::cookies::{self, LOGIN_COOKIE, SESSION_COOKIE, XSRF_COOKIE};
-use super::pages::{found, query_param, render, safe_next, Page};
+use super::pages::{found, next_or_default, query_param, render, valid_next, Page};
 use crate::api::names::{normalize_username, valid_username};
 use crate::hub::Hub;
 use crate::{secrets, timefmt};
@@ -32,8 +32,8 @@ pub async fn login_page(
     RawQuery(rq): RawQuery,
 ) -> Response {
     let next = query_param(rq.as_deref(), "next");
-    if hub.cookie_user(&headers).is_some() {
-        return found(&safe_next(&hub, next.as_deref())).into_response();
+    if let Some(u) = hub.cookie_user(&headers) {
+        return found(&next_or_default(&hub, next.as_deref(), &u.name)).into_response();
     }
     let page = Page::new(&hub, &headers, None);
     render(
@@ -73,7 +73,10 @@ pub async fn login_submit(
     body: Bytes,
 ) -> Response {
     let f = form(&body);
-    let next = safe_next(&hub, query_param(rq.as_deref(), "next").as_deref());
+    let raw_next = query_param(rq.as_deref(), "next");
+    let next = valid_next(raw_next.as_deref())
+        .unwrap_or_default()
+        .to_string();
     let page = Page::new(&hub, &headers, None);
     let username = field(&f, "username").to_string();
     let denied = |msg: &str| {
@@ -111,7 +114,10 @@ pub async fn login_submit(
     }
     let cookie_id = hub.node.state().user(&name).map(|u| u.cookie_id.clone());
     match cookie_id {
-        Some(c) => logged_in(&hub, &page, &c, &next),
+        Some(c) => {
+            let to = next_or_default(&hub, raw_next.as_deref(), &name);
+            logged_in(&hub, &page, &c, &to)
+        }
         None => denied("Invalid username or password"),
     }
 }

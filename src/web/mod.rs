@@ -77,9 +77,18 @@ pub fn router(hub: Hub) -> Router {
             get(user_urls::spawn_pending),
         )
         .route(
+            &format!("{h}user/{{name}}"),
+            axum::routing::any(user_urls::user_url),
+        )
+        .route(
+            &format!("{h}user/{{name}}/"),
+            axum::routing::any(user_urls::user_url),
+        )
+        .route(
             &format!("{h}user/{{name}}/{{*path}}"),
             axum::routing::any(user_urls::user_url),
         )
+        .route(&format!("{h}user-redirect/"), get(user_urls::user_redirect))
         .route(
             &format!("{h}user-redirect/{{*path}}"),
             get(user_urls::user_redirect),

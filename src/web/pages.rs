@@ -131,12 +131,34 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     })
 }
 
-/// `next` if it is a local path (never an open redirect), else the home page.
-pub fn safe_next(hub: &Hub, next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => format!("{}home", hub.hub_prefix()),
+/// `next` if it is a local path (never an open redirect).
+pub fn valid_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+}
+
+/// Where `user` goes without a valid `next` (upstream's `get_next_url`): with
+/// `redirect_to_server`, the default server when it is active, else `{hub}spawn`, which
+/// starts it; without, the home page.
+pub fn default_next(hub: &Hub, user: &str) -> String {
+    if !hub.cfg.redirect_to_server {
+        return format!("{}home", hub.hub_prefix());
     }
+    let active = hub
+        .node
+        .state()
+        .user(user)
+        .and_then(|u| u.servers.get(""))
+        .is_some_and(|s| s.active());
+    if active {
+        hub.user_url(user)
+    } else {
+        format!("{}spawn", hub.hub_prefix())
+    }
+}
+
+/// `next` if valid, else [`default_next`].
+pub fn next_or_default(hub: &Hub, next: Option<&str>, user: &str) -> String {
+    valid_next(next).map_or_else(|| default_next(hub, user), str::to_string)
 }
 
 pub(super) fn login_redirect(hub: &Hub, next: &str) -> Response {
@@ -160,22 +182,12 @@ pub async fn static_file(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
-/// `{base}` → `{hub}`; `{hub}` → the user's server if running, else home (or login).
+/// `{base}` → `{hub}`; `{hub}` → where a login would go ([`default_next`]), or the login.
 pub async fn root(State(hub): State<Hub>, headers: HeaderMap) -> Response {
     let Some(u) = hub.cookie_user(&headers) else {
         return login_redirect(&hub, &hub.hub_prefix());
     };
-    let ready = hub
-        .node
-        .state()
-        .user(&u.name)
-        .and_then(|x| x.servers.get(""))
-        .is_some_and(|s| s.ready());
-    if ready {
-        found(&hub.user_url(&u.name)).into_response()
-    } else {
-        found(&format!("{}home", hub.hub_prefix())).into_response()
-    }
+    found(&default_next(&hub, &u.name)).into_response()
 }
 
 pub async fn base_root(State(hub): State<Hub>) -> Response {

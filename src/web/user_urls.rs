@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use rafthub_rbac::{Builtin, Resource};
 
-use super::pages::{error_page, found, render, safe_next, with_location, Page};
+use super::pages::{error_page, found, render, valid_next, with_location, Page};
 use super::spawn_form;
 use crate::api::auth::Caller;
 use crate::api::names::quote_name;
@@ -215,11 +215,9 @@ pub async fn spawn_pending(
     let page = Page::new(&hub, &headers, Some(me));
     use rafthub_raft::state::model::Phase;
     match phase {
-        Some(Phase::Ready) => found(&safe_next(
-            &hub,
-            Some(next.as_deref().unwrap_or(&server_url)),
-        ))
-        .into_response(),
+        Some(Phase::Ready) => {
+            found(valid_next(next.as_deref()).unwrap_or(&server_url)).into_response()
+        }
         Some(Phase::Spawning) => {
             let progress = super::progress_url(&hub, &user, &server);
             render(
@@ -257,16 +255,30 @@ pub async fn prefix_redirect(State(hub): State<Hub>, OriginalUri(uri): OriginalU
     found(&to).into_response()
 }
 
-/// `{hub}user-redirect/<path>`: the same path under the caller's own server.
+/// `{hub}user-redirect/<path>?<query>`: the same path and query under the caller's own
+/// server, by way of `{hub}spawn?next=...` (which starts the server if needed), as upstream;
+/// shared links such as nbgitpuller's carry everything in the query.
 pub async fn user_redirect(
     State(hub): State<Hub>,
     headers: HeaderMap,
-    Path(path): Path<String>,
+    OriginalUri(uri): OriginalUri,
 ) -> Response {
     let Some(me) = hub.cookie_user(&headers) else {
-        return found(&format!("{}login", hub.hub_prefix())).into_response();
+        let here = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        return super::pages::login_redirect(&hub, here);
     };
-    found(&format!("{}{}", hub.user_url(&me.name), path)).into_response()
+    // The path as sent (still percent-encoded), not the decoded `Path` extraction.
+    let prefix = format!("{}user-redirect/", hub.hub_prefix());
+    let path = uri.path().strip_prefix(&prefix).unwrap_or_default();
+    let mut next = format!("{}{}", hub.user_url(&me.name), path.trim_start_matches('/'));
+    if let Some(q) = uri.query() {
+        next = format!("{next}?{q}");
+    }
+    found(&with_next(
+        &format!("{}spawn/{}", hub.hub_prefix(), quote_name(&me.name)),
+        Some(&next),
+    ))
+    .into_response()
 }
 
 /// `{hub}user/<name>/<path>`: the server is not (or no longer) behind the proxy.
@@ -275,8 +287,11 @@ pub async fn user_url(
     method: Method,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    Path((name, path)): Path<(String, String)>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
 ) -> Response {
+    // `{hub}user/<name>`, `{hub}user/<name>/` and `{hub}user/<name>/<path>` all land here.
+    let name = params.get("name").cloned().unwrap_or_default();
+    let path = params.get("path").cloned().unwrap_or_default();
     let caller = match hub
         .authenticate(&headers)
         .await

@@ -77,6 +77,16 @@ def test_named_server_lifecycle(named_cluster):
     err = call(c, "DELETE", gpu, expect=404).json()
     assert err["message"] == "alice has no server named 'gpu'", err
 
+    # Removing a running server (what jupyterhub-idle-culler --remove-named-servers does)
+    # answers 204 once it stopped and is gone, not 202 after slow_stop_timeout.
+    tmp = "/users/alice/servers/tmp"
+    call(c, "POST", tmp, expect=(201, 202))
+    wait_server(c, tmp, lambda s: s["ready"])
+    t0 = time.monotonic()
+    call(c, "DELETE", tmp, {"remove": True}, expect=204)
+    assert time.monotonic() - t0 < 5, time.monotonic() - t0
+    assert call(c, "GET", tmp, expect=404).json()["status"] == 404
+
 
 def test_named_server_rules(named_cluster):
     c = named_cluster
@@ -86,6 +96,11 @@ def test_named_server_rules(named_cluster):
     assert err["message"] == "Cannot delete the default server", err
     err = call(c, "DELETE", "/users/bob/servers/", {"remove": True}, expect=400).json()
     assert err["message"] == "Cannot delete the default server", err
+
+    # PATCH reaches the default server by both of its URLs (405 on /server before).
+    for url in ("/users/bob/server", "/users/bob/servers/"):
+        err = call(c, "PATCH", url, {}, expect=400).json()
+        assert "at least one field" in err["message"], (url, err)
 
     call(c, "PUT", "/users/bob/servers/a", expect=201)
     call(c, "PUT", "/users/bob/servers/b", expect=201)

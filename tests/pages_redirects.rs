@@ -1,0 +1,135 @@
+//! Where the hub's pages send a browser, compared with upstream JupyterHub 6.1.1's handlers:
+//! after login (`get_next_url` with `redirect_to_server`), `{hub}user-redirect/...` (query
+//! kept, by way of `{hub}spawn`), `{hub}user/<name>` without a path (the 424 page) and the
+//! last-resort handlers (`/hub` → `/hub/`, the 404 page, `PrefixRedirectHandler`).
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use support::browser::{Browser, Reply};
+use support::*;
+
+/// The dummy authenticator's login form, posted with `next` (if any); the reply to the POST.
+async fn login_with_next(b: &mut Browser, name: &str, next: Option<&str>) -> Reply {
+    let r = b.send(Method::GET, "/hub/login", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let xsrf = b.xsrf();
+    let form = [
+        ("_xsrf", xsrf.as_str()),
+        ("username", name),
+        ("password", ""),
+    ];
+    let path = match next {
+        Some(n) => format!(
+            "/hub/login?next={}",
+            form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
+        ),
+        None => "/hub/login".to_string(),
+    };
+    b.send(Method::POST, &path, Some(&form)).await
+}
+
+/// One expectation: `GET path` answers `status`, and the Location (for redirects) or the
+/// body (otherwise) contains `fragment`.
+async fn check(b: &mut Browser, path: &str, status: u16, fragment: &str) {
+    let r = b.send(Method::GET, path, None).await;
+    assert_eq!(r.status.as_u16(), status, "GET {path}: {}", r.body);
+    let seen = if r.location.is_empty() {
+        &r.body
+    } else {
+        &r.location
+    };
+    assert!(
+        seen.contains(fragment),
+        "GET {path}: {fragment:?} not in {seen:?}"
+    );
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_land_where_upstream_sends_them() {
+    let hubs = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
+    let addr = hubs.nodes[0].cfg.listen.api.to_string();
+
+    // Not logged in: everything asks for the login, keeping the whole URL as `next`.
+    let mut anon = Browser::new(&addr);
+    let nbgitpuller =
+        "/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fa%2Fb&urlpath=lab";
+    for (path, status, fragment) in [
+        (
+            nbgitpuller,
+            302,
+            format!("/hub/login?next={}", enc(nbgitpuller)),
+        ),
+        ("/hub/", 302, "/hub/login?next=%2Fhub%2F".into()),
+        ("/hub", 302, "/hub/".into()),
+        ("/hub/nonexistent", 404, "404".into()),
+        ("/hub/api/nonexistent", 404, "\"status\":404".into()),
+        ("/favicon.ico", 302, "/hub/favicon.ico".into()),
+        (
+            "/services/none/x?y=1",
+            302,
+            "/hub/services/none/x?y=1".into(),
+        ),
+    ] {
+        check(&mut anon, path, status, &fragment).await;
+    }
+
+    // Login without `next`: to the server, started by {hub}spawn since it is not running.
+    let mut b = Browser::new(&addr);
+    let r = login_with_next(&mut b, "alice", None).await;
+    assert_eq!(
+        (r.status.as_u16(), r.location.as_str()),
+        (302, "/hub/spawn")
+    );
+    // With a local `next`, there; an absolute one is ignored (no open redirect).
+    let mut b2 = Browser::new(&addr);
+    let r = login_with_next(&mut b2, "bob", Some("/hub/token")).await;
+    assert_eq!(r.location, "/hub/token");
+    let mut b3 = Browser::new(&addr);
+    let r = login_with_next(&mut b3, "carol", Some("https://evil.example/x")).await;
+    assert_eq!(r.location, "/hub/spawn");
+
+    let target = "/user/alice/lab/tree/a%20b.ipynb?repo=x&branch=main";
+    for (path, status, fragment) in [
+        // Logged in, the login page and the hub's root go where a login would.
+        ("/hub/login", 302, "/hub/spawn".to_string()),
+        ("/hub/", 302, "/hub/spawn".into()),
+        // user-redirect keeps the path as sent and the query (nbgitpuller's links).
+        (
+            "/hub/user-redirect/lab/tree/a%20b.ipynb?repo=x&branch=main",
+            302,
+            format!("/hub/spawn/alice?next={}", enc(target)),
+        ),
+        (
+            "/hub/user-redirect/",
+            302,
+            format!("/hub/spawn/alice?next={}", enc("/user/alice/")),
+        ),
+        // The server is not running: the 424 page, with or without a path after the name.
+        ("/hub/user/alice/", 424, "Server not running".into()),
+        ("/hub/user/alice", 424, "Server not running".into()),
+        ("/hub/user/alice/tree", 424, "Server not running".into()),
+        ("/hub/nonexistent", 404, "404".into()),
+    ] {
+        check(&mut b, path, status, &fragment).await;
+    }
+    hubs.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redirect_to_server_logins_go_home() {
+    let hubs = Hubs::start_with(1, |cfg| {
+        cfg.auth.kind = "dummy".into();
+        cfg.hub.redirect_to_server = false;
+    })
+    .await;
+    let mut b = Browser::new(&hubs.nodes[0].cfg.listen.api.to_string());
+    let r = login_with_next(&mut b, "alice", None).await;
+    assert_eq!((r.status.as_u16(), r.location.as_str()), (302, "/hub/home"));
+    check(&mut b, "/hub/", 302, "/hub/home").await;
+    hubs.shutdown().await;
+}
