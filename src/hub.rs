@@ -1,6 +1,8 @@
 //! The state every HTTP handler shares.
 
 use std::collections::HashMap;
+
+use axum::http::HeaderValue;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -48,6 +50,44 @@ pub struct HubParts {
     pub spawner_cfg: Arc<crate::spawner::SpawnerConfig>,
     /// This replica's proxy, for its metrics.
     pub proxy: Option<rafthub_proxy::Proxy>,
+    /// `Content-Security-Policy` of pages and of API responses, as upstream's handlers set
+    /// them (no framing, violations reported to `{hub}security/csp-report`); built once.
+    pub csp: Arc<Csp>,
+}
+
+/// The two `Content-Security-Policy` values the hub answers with.
+pub struct Csp {
+    pub page: HeaderValue,
+    pub api: HeaderValue,
+}
+
+impl Csp {
+    /// Sets the policy that fits the response (pages: HTML or no body type; API: the rest)
+    /// unless a handler chose one.
+    pub fn apply(&self, res: &mut axum::response::Response) {
+        use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+        if res.headers().contains_key(CONTENT_SECURITY_POLICY) {
+            return;
+        }
+        let page = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/html"));
+        let v = if page { &self.page } else { &self.api };
+        res.headers_mut().insert(CONTENT_SECURITY_POLICY, v.clone());
+    }
+
+    fn new(hub_prefix: &str) -> Csp {
+        let page = format!("frame-ancestors 'none'; report-uri {hub_prefix}security/csp-report");
+        let api = format!("{page}; default-src 'none'");
+        let value = |s: String| {
+            HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("frame-ancestors 'none'"))
+        };
+        Csp {
+            page: value(page),
+            api: value(api),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +115,9 @@ pub fn registry(cfg: &HubConfig) -> Result<ScopeRegistry, HubError> {
 impl Hub {
     pub fn new(node: Arc<Node>, cfg: HubConfig) -> Result<Hub, HubError> {
         let reg = registry(&cfg)?;
+        let csp = Arc::new(Csp::new(&cfg.hub_prefix()));
         Ok(Hub(Arc::new(HubParts {
+            csp,
             node,
             cfg: Arc::new(cfg),
             authz: Arc::new(Authz::new(reg)),

@@ -66,7 +66,7 @@ async fn browsers_land_where_upstream_sends_them() {
         ),
         ("/hub/", 302, "/hub/login?next=%2Fhub%2F".into()),
         ("/hub", 302, "/hub/".into()),
-        ("/hub/nonexistent", 404, "404".into()),
+        ("/hub/nonexistent", 404, "<html".into()),
         ("/hub/api/nonexistent", 404, "\"status\":404".into()),
         ("/favicon.ico", 302, "/hub/favicon.ico".into()),
         (
@@ -113,7 +113,7 @@ async fn browsers_land_where_upstream_sends_them() {
         ("/hub/user/alice/", 424, "Server not running".into()),
         ("/hub/user/alice", 424, "Server not running".into()),
         ("/hub/user/alice/tree", 424, "Server not running".into()),
-        ("/hub/nonexistent", 404, "404".into()),
+        ("/hub/nonexistent", 404, "<html".into()),
     ] {
         check(&mut b, path, status, &fragment).await;
     }
@@ -131,5 +131,57 @@ async fn without_redirect_to_server_logins_go_home() {
     let r = login_with_next(&mut b, "alice", None).await;
     assert_eq!((r.status.as_u16(), r.location.as_str()), (302, "/hub/home"));
     check(&mut b, "/hub/", 302, "/hub/home").await;
+    hubs.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_and_secure_cookies_as_upstream() {
+    let hubs = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
+    let base = format!("http://{}", hubs.nodes[0].cfg.listen.api);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = "frame-ancestors 'none'; report-uri /hub/security/csp-report";
+    for (path, csp) in [
+        ("/hub/login", page.to_string()),
+        ("/hub/nonexistent", page.to_string()),
+        ("/hub/api/", format!("{page}; default-src 'none'")),
+        (
+            "/hub/api/nonexistent",
+            format!("{page}; default-src 'none'"),
+        ),
+    ] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(
+            r.headers()
+                .get("content-security-policy")
+                .and_then(|v| v.to_str().ok()),
+            Some(csp.as_str()),
+            "{path}"
+        );
+    }
+    // Behind TLS termination (the proxy says https), every hub cookie is Secure; not over http.
+    for (proto, secure) in [
+        (Some("https"), true),
+        (Some("http,https"), true),
+        (None, false),
+    ] {
+        let mut rb = http.get(format!("{base}/hub/login"));
+        if let Some(p) = proto {
+            rb = rb.header("X-Forwarded-Proto", p);
+        }
+        let r = rb.send().await.unwrap();
+        let cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        assert!(!cookies.is_empty());
+        for c in &cookies {
+            assert_eq!(c.contains("; Secure"), secure, "{proto:?}: {c}");
+        }
+    }
     hubs.shutdown().await;
 }

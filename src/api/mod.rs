@@ -56,11 +56,12 @@ static VERSION_HEADER: HeaderName = HeaderName::from_static("x-jupyterhub-versio
 /// framework itself (405, undecodable paths) get upstream's JSON error shape too.
 fn conventions(res: Response) -> Response {
     let mut res = if res.status().is_client_error() || res.status().is_server_error() {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
+        // JSON errors and the hub's error pages (the 404 page of unknown `{hub}` paths) stay;
+        // anything else (a framework's plain-text rejection) becomes the JSON error shape.
+        let keep = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+        if keep {
             res
         } else {
             let status = res.status();
@@ -409,5 +410,7 @@ async fn edge(
             None => next.run(req).await,
         },
     };
-    conventions(res)
+    let mut res = conventions(res);
+    hub.csp.apply(&mut res);
+    res
 }

@@ -93,17 +93,35 @@ pub fn get<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
+/// Whether the hub's cookies get `Secure` (upstream's `_set_cookie`): the public URL is https,
+/// or without one the request came over https, by the last `X-Forwarded-Proto` value as
+/// Tornado reads it (the proxy sets it; TLS ends there).
+pub fn secure(public_url: Option<&str>, headers: &HeaderMap) -> bool {
+    if let Some(u) = public_url {
+        return u.starts_with("https://");
+    }
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
 /// A `Set-Cookie` header value.
 pub fn set(
     name: &str,
     value: &str,
     path: &str,
     http_only: bool,
+    secure: bool,
     max_age: Option<i64>,
 ) -> HeaderValue {
     let mut s = format!("{name}={value}; Path={path}; SameSite=Lax");
     if http_only {
         s.push_str("; HttpOnly");
+    }
+    if secure {
+        s.push_str("; Secure");
     }
     if let Some(a) = max_age {
         s.push_str(&format!("; Max-Age={a}"));
@@ -113,7 +131,7 @@ pub fn set(
 
 /// Clears a cookie.
 pub fn clear(name: &str, path: &str) -> HeaderValue {
-    set(name, "", path, true, Some(0))
+    set(name, "", path, true, false, Some(0))
 }
 
 /// The XSRF token of a session: an HMAC of the session id, so it cannot be forged without the

@@ -60,7 +60,14 @@ fn logged_in(hub: &Hub, page: &Page, cookie_id: &str, next: &str) -> Response {
     let h = res.headers_mut();
     h.append(
         header::SET_COOKIE,
-        cookies::set(LOGIN_COOKIE, &signed, &hub.hub_prefix(), true, Some(age)),
+        cookies::set(
+            LOGIN_COOKIE,
+            &signed,
+            &hub.hub_prefix(),
+            true,
+            page.secure(),
+            Some(age),
+        ),
     );
     page.set_session_cookies(hub, h);
     res

@@ -32,11 +32,18 @@ pub fn progress_url(hub: &Hub, user: &str, server: &str) -> String {
     }
 }
 
-async fn version_header(mut res: Response) -> Response {
+/// Headers every page response carries: the version, and the content security policy.
+async fn page_headers(
+    axum::extract::State(hub): axum::extract::State<Hub>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut res = next.run(req).await;
     res.headers_mut().insert(
         HeaderName::from_static("x-jupyterhub-version"),
         HeaderValue::from_static(crate::JUPYTERHUB_VERSION),
     );
+    hub.csp.apply(&mut res);
     res
 }
 
@@ -63,6 +70,7 @@ pub fn router(hub: Hub) -> Router {
         )
         .route(&format!("{h}admin"), get(pages::admin_page))
         .route(&format!("{h}error/{{code}}"), get(pages::error_code))
+        .route(&format!("{h}security/csp-report"), post(pages::csp_report))
         .route(&format!("{h}static/{{file}}"), get(pages::static_file))
         .route(
             &format!("{h}spawn"),
@@ -109,6 +117,9 @@ pub fn router(hub: Hub) -> Router {
         hub.clone(),
         session::login_catch_up,
     ))
-    .layer(axum::middleware::map_response(version_header))
+    .layer(axum::middleware::from_fn_with_state(
+        hub.clone(),
+        page_headers,
+    ))
     .with_state(hub)
 }

@@ -287,7 +287,14 @@ async fn authorize_inner(
     if let Some(s) = set_session {
         res.headers_mut().append(
             header::SET_COOKIE,
-            cookies::set(SESSION_COOKIE, &s, &hub.cfg.base_url, false, None),
+            cookies::set(
+                SESSION_COOKIE,
+                &s,
+                &hub.cfg.base_url,
+                false,
+                cookies::secure(hub.cfg.public_url.as_deref(), &headers),
+                None,
+            ),
         );
     }
     res

@@ -20,23 +20,32 @@ pub struct Page {
     pub session_id: String,
     new_session: bool,
     pub user: Option<CookieUser>,
+    /// Its cookies get `Secure` ([`cookies::secure`]).
+    secure: bool,
 }
 
 impl Page {
     pub fn new(hub: &Hub, headers: &HeaderMap, user: Option<CookieUser>) -> Page {
         let user = user.or_else(|| hub.cookie_user(headers));
+        let secure = cookies::secure(hub.cfg.public_url.as_deref(), headers);
         match cookies::get(headers, SESSION_COOKIE).filter(|s| !s.is_empty() && s.len() <= 64) {
             Some(s) => Page {
                 session_id: s.to_string(),
                 new_session: false,
                 user,
+                secure,
             },
             None => Page {
                 session_id: secrets::new_token(),
                 new_session: true,
                 user,
+                secure,
             },
         }
+    }
+
+    pub fn secure(&self) -> bool {
+        self.secure
     }
 
     pub fn xsrf(&self, hub: &Hub) -> String {
@@ -62,13 +71,21 @@ impl Page {
                     &self.session_id,
                     &hub.cfg.base_url,
                     false,
+                    self.secure,
                     None,
                 ),
             );
         }
         h.append(
             header::SET_COOKIE,
-            cookies::set(XSRF_COOKIE, &self.xsrf(hub), &hub.hub_prefix(), false, None),
+            cookies::set(
+                XSRF_COOKIE,
+                &self.xsrf(hub),
+                &hub.hub_prefix(),
+                false,
+                self.secure,
+                None,
+            ),
         );
     }
 }
@@ -109,6 +126,7 @@ pub fn error_page(hub: &Hub, status: StatusCode, message: &str, _user: Option<&s
         session_id: String::new(),
         new_session: false,
         user: None,
+        secure: false,
     };
     let mut res = render(
         hub,
@@ -304,4 +322,19 @@ pub fn with_location(mut res: Response, to: &str) -> Response {
         res.headers_mut().insert(header::LOCATION, v);
     }
     res
+}
+
+/// `POST {hub}security/csp-report`: a browser reports a content security policy violation
+/// (the `report-uri` of every response); logged for logged-in users, as upstream.
+pub async fn csp_report(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if hub.cookie_user(&headers).is_none() {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    tracing::warn!(report = %text, "content security violation");
+    StatusCode::OK.into_response()
 }
