@@ -48,6 +48,8 @@ pub struct ProxySection {
     pub request_timeout_ms: Option<u64>,
     /// Idle upstream connections kept per target (default 1024); idle ones close after 60 s.
     pub upstream_max_idle_per_host: Option<usize>,
+    /// PEM roots `https://` targets are verified against besides the system's (an internal CA).
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +286,10 @@ impl Config {
                 "proxy.tls_cert",
                 "tls_cert and tls_key must be set together",
             ));
+        }
+        if let Some(ca) = &self.proxy.upstream_ca_file {
+            rafthub_proxy::read_certs(ca)
+                .map_err(|e| invalid("proxy.upstream_ca_file", &e.to_string()))?;
         }
         Ok(())
     }

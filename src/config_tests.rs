@@ -48,6 +48,20 @@ fn bad_configs_are_rejected_with_the_key_named() {
         "[[hub.services]]\nname = \"x\"\napi_token = \"short\"",
         "shorter than 8",
     );
+    check_err(
+        "[proxy]\nupstream_ca_file = \"/nonexistent/ca.pem\"",
+        "proxy.upstream_ca_file",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate").expect("write");
+    check_err(
+        &format!(
+            "[proxy]\nupstream_ca_file = {:?}",
+            not_pem.display().to_string()
+        ),
+        "no certificate found",
+    );
 }
 
 #[test]

@@ -154,6 +154,7 @@ fn proxy_config(cfg: &Config, hub: &Hub, local: LocalHandler) -> ProxyConfig {
             (Some(c), Some(k)) => Some(rafthub_proxy::TlsConfig::new(c, k)),
             _ => None,
         },
+        upstream_ca_file: cfg.proxy.upstream_ca_file.clone(),
         ..ProxyConfig::default()
     }
 }

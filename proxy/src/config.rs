@@ -37,6 +37,9 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// TLS termination on the public listener.
     pub tls: Option<TlsConfig>,
+    /// Extra roots (PEM) that `https://` targets' certificates are verified against, besides
+    /// the system's (CHP `--client-ssl-ca`): e.g. an internal CA.
+    pub upstream_ca_file: Option<PathBuf>,
     /// Answers routes marked `"hub": true` in process instead of over TCP.
     pub local_hub: Option<crate::LocalHandler>,
 }
@@ -56,6 +59,7 @@ impl Default for ProxyConfig {
             error_page_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(5),
             tls: None,
+            upstream_ca_file: None,
             local_hub: None,
         }
     }

@@ -64,4 +64,4 @@ pub use proxy::{Proxy, ProxyError};
 pub use route::{Route, RouteError};
 pub use server::serve;
 pub use table::{RouteInfo, RouteTable};
-pub use tls::TlsError;
+pub use tls::{read_certs, TlsError};

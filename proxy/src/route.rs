@@ -13,7 +13,7 @@ use crate::path::{canonical_spec, trim_spec};
 pub enum RouteError {
     #[error("invalid target URL {0:?}")]
     InvalidTarget(String),
-    #[error("unsupported target scheme in {0:?} (only http:// is proxied)")]
+    #[error("unsupported target scheme in {0:?} (http:// and https:// are proxied)")]
     UnsupportedScheme(String),
 }
 
@@ -149,12 +149,14 @@ fn is_hub(data: &Map<String, Value>) -> bool {
     data.get("hub").and_then(Value::as_bool) == Some(true)
 }
 
-/// Parsed upstream target: `http://authority[/base]`.
+/// Parsed upstream target: `http[s]://authority[/base]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub authority: Authority,
     /// Base path without trailing slash ("" for a host-only target).
     pub base: String,
+    /// `https://`: the upstream connection is TLS (a service behind https, internal TLS).
+    pub tls: bool,
 }
 
 impl Default for Target {
@@ -162,6 +164,7 @@ impl Default for Target {
         Target {
             authority: Authority::from_static("127.0.0.1"),
             base: String::new(),
+            tls: false,
         }
     }
 }
@@ -171,11 +174,12 @@ impl Target {
         let uri: Uri = target
             .parse()
             .map_err(|_| RouteError::InvalidTarget(target.to_owned()))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
             Some(_) => return Err(RouteError::UnsupportedScheme(target.to_owned())),
             None => return Err(RouteError::InvalidTarget(target.to_owned())),
-        }
+        };
         let authority = uri
             .authority()
             .filter(|a| !a.host().is_empty())
@@ -184,6 +188,7 @@ impl Target {
         Ok(Target {
             authority,
             base: uri.path().trim_end_matches('/').to_owned(),
+            tls,
         })
     }
 
@@ -191,7 +196,7 @@ impl Target {
     /// Like http-proxy's `urlJoin`, the slash between them is not doubled.
     pub fn join(&self, path: &str, query: Option<&str>) -> Result<Uri, hyper::http::Error> {
         let mut s = String::with_capacity(16 + self.base.len() + path.len());
-        s.push_str("http://");
+        s.push_str(if self.tls { "https://" } else { "http://" });
         s.push_str(self.authority.as_str());
         s.push_str(&self.base);
         s.push_str(path);
@@ -225,12 +230,18 @@ mod tests {
             t.join("/x", None).expect("uri").to_string(),
             "http://hub:8081/base/x"
         );
+        let t = Target::parse("https://svc.example.org/base").expect("https is proxied");
+        assert!(t.tls);
+        assert_eq!(
+            t.join("/services/x/", None).expect("uri").to_string(),
+            "https://svc.example.org/base/services/x/"
+        );
         for bad in [
             "",
             "not a url",
             "/relative",
             "http://",
-            "https://x:1",
+            "https://",
             "ftp://x",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad:?}");

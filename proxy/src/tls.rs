@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use rustls::pki_types::CertificateDer;
 use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -50,18 +51,27 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
+/// The certificates of a PEM file (at least one).
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(path)?;
+    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TlsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(path.to_owned()));
+    }
+    Ok(certs)
+}
+
 fn build(cfg: &TlsConfig) -> Result<ServerConfig, TlsError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| TlsError::Io { path, source }
     };
-    let cert_pem = read(&cfg.cert_path)?;
-    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_err(&cfg.cert_path))?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCertificate(cfg.cert_path.clone()));
-    }
+    let certs = read_certs(&cfg.cert_path)?;
     let key_pem = read(&cfg.key_path)?;
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(io_err(&cfg.key_path))?

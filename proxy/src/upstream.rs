@@ -92,10 +92,12 @@ impl Upstreams {
         mut req: Request<ProxyBody>,
     ) -> Result<Response<UpstreamBody>, BoxError> {
         let uri = req.uri().clone();
-        let key = uri
-            .authority()
-            .map(|a| a.as_str().to_owned())
-            .ok_or("upstream URI without authority")?;
+        let authority = uri.authority().ok_or("upstream URI without authority")?;
+        // One pool per scheme and authority: a plain connection never carries an https request.
+        let key = match uri.scheme_str() {
+            Some("https") => format!("https://{authority}"),
+            _ => authority.as_str().to_owned(),
+        };
         // On the wire, HTTP/1.1 requests carry the origin form; Host is already set.
         *req.uri_mut() = match uri.path_and_query() {
             Some(pq) => Uri::from(pq.clone()),

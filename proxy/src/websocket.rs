@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 
 use crate::activity::ActivityCell;
 use crate::body::{self, ActivityIo};
-use crate::client::{CancellableStream, ProxyBody};
+use crate::client::{CancellableStream, ProxyBody, UpstreamIo};
 use crate::forward::ConnInfo;
 use crate::metrics::Metrics;
 use crate::relay::relay;
@@ -83,8 +83,17 @@ async fn copy_both_ways(
             return copy_buffered(TokioIo::new(client), TokioIo::new(upstream), cell).await
         }
     };
-    let (up_stream, retired) = upstream.io.into_inner().into_parts();
+    let (up_io, retired) = upstream.io.into_inner().into_parts();
     let up_pre = upstream.read_buf;
+    let up_stream = match up_io {
+        UpstreamIo::Tcp(s) => s,
+        tls @ UpstreamIo::Tls(_) => {
+            // TLS to the target: bytes pass through rustls, no socket-to-socket relay.
+            let mut client = TokioIo::new(client);
+            client.write_all(&up_pre).await?;
+            return until_retired(copy_buffered(client, tls, cell), retired).await;
+        }
+    };
     match hyper_util::server::conn::auto::upgrade::downcast::<TokioIo<TcpStream>>(client) {
         Ok(client) => {
             let client_stream = client.io.into_inner();

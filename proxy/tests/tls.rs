@@ -243,3 +243,73 @@ async fn bad_tls_files_fail_at_startup() {
         "key must match the certificate"
     );
 }
+
+/// A CA (`ca.pem`) and a certificate for 127.0.0.1 it signed (`leaf.pem`, `leaf.key`): webpki
+/// refuses a CA certificate as a server's own, so the fixtures cannot play both parts.
+fn pki(dir: &Path) -> TlsConfig {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca_params, &ca_key);
+    let key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("leaf");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
+    std::fs::write(dir.join("leaf.pem"), leaf.pem()).expect("write");
+    std::fs::write(dir.join("leaf.key"), key.serialize_pem()).expect("write");
+    TlsConfig::new(dir.join("leaf.pem"), dir.join("leaf.key"))
+}
+
+/// `https://` targets: a plain proxy in front of TLS-terminating ones whose certificate an
+/// internal CA signed. With `upstream_ca_file` naming that CA, requests and websockets pass;
+/// with only the system's roots the handshake fails and the client gets the dead-upstream 503.
+#[tokio::test]
+async fn https_targets_are_verified_against_the_configured_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = pki(dir.path());
+    let tls_backend = |backend: std::net::SocketAddr| {
+        let table = RouteTable::new(false);
+        table.upsert(route("/", &target(backend), json!({})));
+        start_proxy(
+            table,
+            ProxyConfig {
+                tls: Some(tls.clone()),
+                ..Default::default()
+            },
+        )
+    };
+    let echo = http_echo().await;
+    let tls_http = tls_backend(echo.addr).await;
+    let ws = ws_echo().await;
+    let tls_ws = tls_backend(ws.addr).await;
+    let table = RouteTable::new(false);
+    let https = |a: std::net::SocketAddr| format!("https://127.0.0.1:{}", a.port());
+    table.upsert(route("/", &https(tls_http.addr), json!({})));
+    table.upsert(route("/ws", &https(tls_ws.addr), json!({})));
+    let front = start_proxy(
+        table.clone(),
+        ProxyConfig {
+            upstream_ca_file: Some(dir.path().join("ca.pem")),
+            ..Default::default()
+        },
+    )
+    .await;
+    for path in ["/a", "/b?q=1", "/a"] {
+        let r = support::client::get(front.addr, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.json()["uri"].as_str(), Some(path));
+        assert_eq!(r.echoed("x-forwarded-proto").as_deref(), Some("http,https"));
+    }
+    let mut c = support::ws::WsClient::connect(front.addr, "/ws").await;
+    assert!(c.upgraded(), "{}", c.head);
+    c.echo(b"over an https target").await;
+    c.echo(&[7u8; 200_000]).await;
+
+    let untrusting = start_proxy(table, ProxyConfig::default()).await;
+    let r = support::client::get(untrusting.addr, "/a").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -73,7 +73,8 @@ pub struct ServerModel {
     pub ready: bool,
     pub stopped: bool,
     pub url: String,
-    #[schema(value_type = Object)]
+    /// Null for a stopped server that never stored options (upstream's ORM column).
+    #[schema(required, value_type = Option<Object>)]
     pub user_options: Value,
     pub progress_url: String,
     /// Null unless `public_url` is configured.
@@ -81,8 +82,9 @@ pub struct ServerModel {
     pub full_url: Option<String>,
     #[schema(required)]
     pub full_progress_url: Option<String>,
-    /// The spawner state; present only with `admin:server_state`.
-    #[schema(required = false, value_type = Object)]
+    /// The spawner state; present only with `admin:server_state` (null for a stopped server
+    /// that never stored any).
+    #[schema(required = false, value_type = Option<Object>)]
     pub state: Value,
 }
 
