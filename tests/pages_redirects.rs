@@ -161,6 +161,19 @@ async fn security_headers_and_secure_cookies_as_upstream() {
             "{path}"
         );
     }
+    // A CORS preflight to any API URL: 200, no credentials needed, the allowed headers named.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/hub/api/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok()),
+        Some("accept, content-type, authorization")
+    );
     // Behind TLS termination (the proxy says https), every hub cookie is Secure; not over http.
     for (proto, secure) in [
         (Some("https"), true),

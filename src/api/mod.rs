@@ -70,9 +70,14 @@ fn conventions(res: Response) -> Response {
     } else {
         res
     };
-    res.headers_mut().insert(
+    let h = res.headers_mut();
+    h.insert(
         VERSION_HEADER.clone(),
         HeaderValue::from_static(crate::JUPYTERHUB_VERSION),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("accept, content-type, authorization"),
     );
     res
 }
@@ -403,6 +408,18 @@ async fn edge(
     next: axum::middleware::Next,
 ) -> Response {
     use crate::web::session::{api_cookie_refusal, catch_up_login};
+    // Upstream's `APIHandler.options`: any API URL answers a CORS preflight with an empty
+    // 200 (the allowed headers ride on every response, below), without authentication.
+    if req.method() == Method::OPTIONS
+        && req
+            .uri()
+            .path()
+            .starts_with(&format!("{}api/", hub.hub_prefix()))
+    {
+        let mut res = conventions(StatusCode::OK.into_response());
+        hub.csp.apply(&mut res);
+        return res;
+    }
     let res = match catch_up_login(&hub, req.headers()).await {
         Some(refused) => refused,
         None => match api_cookie_refusal(&hub, &req) {
