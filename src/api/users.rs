@@ -51,6 +51,33 @@ impl Hub {
     }
 }
 
+/// Upstream's `name.ilike('%' + name_filter + '%')` on a lowercased name and filter: `%` in
+/// the filter stands for any run of characters and `_` for one, as in SQL. Dynamic
+/// programming over (pattern, name) prefixes: O(|filter| * |name|) whatever the pattern.
+fn name_matches(filter: &str, name: &str) -> bool {
+    if !filter.contains(['%', '_']) {
+        return name.contains(filter);
+    }
+    let t: Vec<char> = name.chars().collect();
+    let pattern = std::iter::once('%')
+        .chain(filter.chars())
+        .chain(std::iter::once('%'));
+    // m[j]: the pattern so far matches t[..j].
+    let mut m = vec![false; t.len() + 1];
+    m[0] = true;
+    for c in pattern {
+        let mut next = vec![false; t.len() + 1];
+        for j in 0..=t.len() {
+            next[j] = match c {
+                '%' => m[j] || (j > 0 && next[j - 1]),
+                _ => j > 0 && m[j - 1] && (c == '_' || c == t[j - 1]),
+            };
+        }
+        m = next;
+    }
+    m[t.len()]
+}
+
 fn cmp_opt(a: Option<i64>, b: Option<i64>, desc: bool) -> Ordering {
     // Ascending puts users without a value first, descending puts them last (upstream SQL).
     match (a, b) {
@@ -171,7 +198,7 @@ pub async fn list(
             .filter(|u| {
                 name_filter
                     .as_ref()
-                    .is_none_or(|f| u.name.to_lowercase().contains(f))
+                    .is_none_or(|f| name_matches(f, &u.name.to_lowercase()))
             })
             .collect();
         match sort.as_str() {
@@ -266,4 +293,29 @@ pub async fn get_one(
         );
     }
     Ok(json_response(StatusCode::OK, &Value::Object(m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_matches;
+
+    #[test]
+    fn name_filter_is_a_sql_ilike_substring_match() {
+        for (filter, name, want) in [
+            ("ali", "alice", true),
+            ("lic", "alice", true),
+            ("bob", "alice", false),
+            ("a_i", "alice", true),
+            ("a_c", "alice", false),
+            ("a%e", "alice", true),
+            ("%", "x", true),
+            ("_", "", false),
+            ("e_", "alice", false),
+            ("user_1", "user1", false),
+            ("user_1", "userx1", true),
+            ("%a%a%a%a%a%a%a%a%a%a%a%a%b", &"a".repeat(255), false),
+        ] {
+            assert_eq!(name_matches(filter, name), want, "{filter:?} in {name:?}");
+        }
+    }
 }
