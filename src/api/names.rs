@@ -33,7 +33,9 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty()
         && !name.contains('/')
         && name == py_strip(name)
-        && name.len() <= 255
+        // The `Unicode(255)` column of upstream's database (PostgreSQL and MySQL count
+        // characters; SQLite does not check), not 255 bytes: 128 accented letters are fine.
+        && name.chars().count() <= 255
         && !only_dots(name)
         && !only_dots(&percent_decode_str(name).decode_utf8_lossy())
 }
@@ -69,6 +71,11 @@ mod tests {
         assert_eq!(quote_name("a b@c~d/é"), "a%20b@c~d%2F%C3%A9");
         assert!(valid_username("alice"));
         assert!(valid_username("a.b") && valid_username(".alice"));
+        assert!(
+            valid_username(&"é".repeat(255)),
+            "255 characters, 510 bytes"
+        );
+        assert!(!valid_username(&"a".repeat(256)));
         let bad_names = [
             "", " alice", "a/b", "alice ", "\u{1f}a", ".", "..", "%2e%2E", ".%2e",
         ];
