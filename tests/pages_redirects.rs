@@ -114,9 +114,31 @@ async fn browsers_land_where_upstream_sends_them() {
         ("/hub/user/alice", 424, "Server not running".into()),
         ("/hub/user/alice/tree", 424, "Server not running".into()),
         ("/hub/nonexistent", 404, "<html".into()),
+        // Another user's pending page needs the `servers` scope on them (upstream: 404).
+        (
+            "/hub/spawn-pending/admin",
+            404,
+            "No access to resources".into(),
+        ),
+        (
+            "/hub/spawn-pending/alice/nope",
+            404,
+            "alice has no such server nope".into(),
+        ),
     ] {
         check(&mut b, path, status, &fragment).await;
     }
+    // An admin may look at anyone's, and gets a 404 for a user that is not.
+    let mut adm = Browser::new(&addr);
+    login_with_next(&mut adm, "admin", Some("/hub/home")).await;
+    check(&mut adm, "/hub/spawn-pending/alice", 200, "not running").await;
+    check(
+        &mut adm,
+        "/hub/spawn-pending/ghost",
+        404,
+        "No such user: ghost",
+    )
+    .await;
     hubs.shutdown().await;
 }
 

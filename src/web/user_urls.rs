@@ -199,10 +199,34 @@ pub async fn spawn_pending(
     Path(parts): Path<Vec<String>>,
     RawQuery(rq): RawQuery,
 ) -> Response {
-    let Some(me) = hub.cookie_user(&headers) else {
+    let (Some(me), Some(caller)) = (hub.cookie_user(&headers), hub.cookie_caller(&headers)) else {
         return found(&format!("{}login", hub.hub_prefix())).into_response();
     };
     let (user, server) = target(&me.name, &parts);
+    // Upstream's `@needs_scope("servers")`, then 404 for a user or named server that is not.
+    let refused = {
+        let st = hub.node.state();
+        let resource = Resource::Server {
+            user: &user,
+            server: &server,
+        };
+        if let Err(e) = crate::api::auth::require(Some(&caller), &st, &[Builtin::Servers], resource)
+        {
+            Some((e.status, e.message.unwrap_or_default()))
+        } else {
+            match st.user(&user) {
+                None => Some((StatusCode::NOT_FOUND, format!("No such user: {user}"))),
+                Some(u) if !server.is_empty() && !u.servers.contains_key(&server) => Some((
+                    StatusCode::NOT_FOUND,
+                    format!("{user} has no such server {server}"),
+                )),
+                Some(_) => None,
+            }
+        }
+    };
+    if let Some((status, msg)) = refused {
+        return error_page(&hub, status, &msg, Some(&me.name));
+    }
     let next = query_param(rq.as_deref(), "next");
     let server_url = hub.server_prefix(&user, &server);
     let (phase, failure) = {
