@@ -18,6 +18,17 @@ pub struct View<'a> {
     pub include_stopped: bool,
 }
 
+/// A server's `user_options` as upstream shows them (see `server_model`).
+fn user_options(s: &Server) -> Value {
+    let empty =
+        s.user_options.is_null() || s.user_options.as_object().is_some_and(|o| o.is_empty());
+    match (s.active(), empty) {
+        (true, true) => json!({}),
+        (false, true) => Value::Null,
+        _ => s.user_options.clone(),
+    }
+}
+
 /// Roles assigned to the user directly, with the implied defaults (`user`, `admin`).
 pub fn user_roles(u: &User) -> Vec<String> {
     let mut r = vec!["user".to_string()];
@@ -54,6 +65,9 @@ impl View<'_> {
     pub fn server_model(&self, user: &User, s: &Server) -> Value {
         let url = self.server_url(&user.name, &s.name);
         let progress = self.progress_url(&user.name, &s.name);
+        // Every admitted start counts a generation: 0 is a row that never ran, whose state
+        // upstream shows as null; after a run it is the cleared state `{}`.
+        let ever_started = s.active() || s.generation > 0;
         let mut m = json!({
             "name": s.name,
             // Upstream stores the server's name when none is given ("" for the default).
@@ -65,16 +79,16 @@ impl View<'_> {
             "ready": s.ready(),
             "stopped": !s.active(),
             "url": url,
-            // A live spawner's options default to `{}`; a stopped one shows the stored column,
-            // null when it never started (upstream's `orm.Spawner.user_options`).
-            "user_options": if s.user_options.is_null() && s.active() { json!({}) } else { s.user_options.clone() },
+            // Upstream 6.1.1, measured: a live spawner's options default to `{}`; a stopped
+            // server shows its database row, null unless options were given.
+            "user_options": user_options(s),
             "progress_url": progress,
             "full_url": self.public_url(&url),
             "full_progress_url": self.public_url(&progress),
         });
         let memb = crate::authz::membership(self.st);
         if rbac::can_read_server_state(self.scopes, &user.name, &s.name, &memb) {
-            m["state"] = if s.state.is_null() && s.active() {
+            m["state"] = if s.state.is_null() && ever_started {
                 json!({})
             } else {
                 s.state.clone()

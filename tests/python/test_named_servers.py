@@ -65,6 +65,13 @@ def test_named_server_lifecycle(named_cluster):
     call(c, "DELETE", gpu, expect=(202, 204))
     stopped = wait_server(c, gpu, lambda s: s["stopped"] and not s["pending"])
     assert stopped["display_name"] == "GPU box", stopped
+    # Upstream 6.1.1 (measured): a stopped server that ran has the cleared spawner state `{}`;
+    # the default server, never started, shows its database row's nulls.
+    assert stopped["state"] == {}, stopped
+    listed = call(c, "GET", "/users/alice?include_stopped_servers=1", expect=200).json()["servers"]
+    assert listed["gpu"]["state"] == {} and listed["gpu"]["user_options"] is None, listed
+    if "" in listed:
+        assert listed[""]["user_options"] is None and listed[""]["state"] is None, listed
     user = call(c, "GET", "/users/alice?include_stopped_servers=1", expect=200).json()
     assert "gpu" in user["servers"], user
     assert "gpu" not in call(c, "GET", "/users/alice", expect=200).json()["servers"]
