@@ -70,6 +70,11 @@ async fn browsers_land_where_upstream_sends_them() {
         ("/hub/api/nonexistent", 404, "\"status\":404".into()),
         ("/favicon.ico", 302, "/hub/favicon.ico".into()),
         (
+            "/hub/spawn-pending/alice",
+            302,
+            "/hub/login?next=%2Fhub%2Fspawn-pending%2Falice".into(),
+        ),
+        (
             "/services/none/x?y=1",
             302,
             "/hub/services/none/x?y=1".into(),
@@ -113,6 +118,12 @@ async fn browsers_land_where_upstream_sends_them() {
         ("/hub/user/alice/", 424, "Server not running".into()),
         ("/hub/user/alice", 424, "Server not running".into()),
         ("/hub/user/alice/tree", 424, "Server not running".into()),
+        // The launch link comes back to the request, query included (nbgitpuller's links).
+        (
+            "/hub/user/alice/git-pull?repo=x",
+            424,
+            "git-pull%3Frepo%3Dx".into(),
+        ),
         ("/hub/nonexistent", 404, "<html".into()),
         // Another user's pending page needs the `servers` scope on them (upstream: 404).
         (
@@ -217,6 +228,25 @@ async fn security_headers_and_secure_cookies_as_upstream() {
         for c in &cookies {
             assert_eq!(c.contains("; Secure"), secure, "{proto:?}: {c}");
         }
+    }
+    hubs.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_without_its_slash_leads_to_the_hub() {
+    let hubs = Hubs::start_with(1, |cfg| {
+        cfg.auth.kind = "dummy".into();
+        cfg.hub.base_url = "/jhub/".into();
+    })
+    .await;
+    let mut b = Browser::new(&hubs.nodes[0].cfg.listen.api.to_string());
+    for (path, status, fragment) in [
+        ("/jhub", 302, "/jhub/hub/"),
+        ("/jhub/hub", 302, "/jhub/hub/"),
+        ("/jhub/favicon.ico", 302, "/jhub/hub/favicon.ico"),
+        ("/jhub/hub/nonexistent", 404, "<html"),
+    ] {
+        check(&mut b, path, status, fragment).await;
     }
     hubs.shutdown().await;
 }

@@ -103,7 +103,8 @@ pub async fn not_found(State(hub): State<Hub>, method: Method, uri: Uri) -> Resp
         return crate::web::pages::error_page(&hub, StatusCode::NOT_FOUND, "", None);
     }
     let get = method == Method::GET || method == Method::HEAD;
-    if path == prefix.trim_end_matches('/') && get {
+    let base = hub.cfg.base_url.trim_end_matches('/');
+    if get && (path == prefix.trim_end_matches('/') || (!base.is_empty() && path == base)) {
         return crate::web::pages::found(&format!("{prefix}{query}")).into_response();
     }
     if let Some(r) = confirm_route_miss(&hub, &uri).await {

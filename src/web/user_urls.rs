@@ -200,7 +200,18 @@ pub async fn spawn_pending(
     RawQuery(rq): RawQuery,
 ) -> Response {
     let (Some(me), Some(caller)) = (hub.cookie_user(&headers), hub.cookie_caller(&headers)) else {
-        return found(&format!("{}login", hub.hub_prefix())).into_response();
+        let mut here = format!("{}spawn-pending/", hub.hub_prefix());
+        let segs: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.split('/'))
+            .filter(|p| !p.is_empty())
+            .map(quote_name)
+            .collect();
+        here.push_str(&segs.join("/"));
+        if let Some(q) = &rq {
+            here = format!("{here}?{q}");
+        }
+        return super::pages::login_redirect(&hub, &here);
     };
     let (user, server) = target(&me.name, &parts);
     // Upstream's `@needs_scope("servers")`, then 404 for a user or named server that is not.
@@ -395,7 +406,15 @@ pub async fn user_url(
             // Upstream backs off on each loop: min(2^n, 10) seconds.
             tokio::time::sleep(Duration::from_secs((1u64 << redirects.min(4)).min(10))).await;
         }
-        return found(&format!("{server_path}?redirects={}", redirects + 1)).into_response();
+        // The request's own query goes along (nbgitpuller's `?repo=...`), `redirects` counted.
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(query) = uri.query() {
+            q.extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "redirects"),
+            );
+        }
+        q.append_pair("redirects", &(redirects + 1).to_string());
+        return found(&format!("{server_path}?{}", q.finish())).into_response();
     }
     let wants_json = headers
         .get(header::ACCEPT)
@@ -425,11 +444,17 @@ pub async fn user_url(
         )
             .into_response();
     }
+    // Upstream's `next` is the request itself, query included, so a link's parameters survive
+    // the spawn.
+    let here = uri
+        .path_and_query()
+        .map_or(uri.path(), |p| p.as_str())
+        .to_string();
     if pending || failed {
         let res = StatusCode::SEE_OTHER.into_response();
         return with_location(
             res,
-            &with_next(&pending_url(&hub, &name, &server), Some(uri.path())),
+            &with_next(&pending_url(&hub, &name, &server), Some(&here)),
         );
     }
     let page = Page::new(&hub, &headers, None);
@@ -438,7 +463,7 @@ pub async fn user_url(
         page,
         "not_running.html",
         StatusCode::FAILED_DEPENDENCY,
-        context! { server_name => server.clone(), failure => Option::<String>::None, spawn_url => with_next(&spawn_url(&hub, &name, &server), Some(&server_path)) },
+        context! { server_name => server.clone(), failure => Option::<String>::None, spawn_url => with_next(&spawn_url(&hub, &name, &server), Some(&here)) },
     )
 }
 

@@ -108,9 +108,10 @@ impl Hubs {
         hubs
     }
 
-    /// `http://127.0.0.1:<api port>/hub/api` of replica `i`.
+    /// `http://127.0.0.1:<api port>{base_url}hub/api` of replica `i`.
     pub fn api(&self, i: usize) -> String {
-        format!("http://{}/hub/api", self.nodes[i].cfg.listen.api)
+        let n = &self.nodes[i].cfg;
+        format!("http://{}{}hub/api", n.listen.api, n.hub.base_url)
     }
 
     pub fn public(&self, i: usize) -> String {
