@@ -227,6 +227,8 @@ async fn security_headers_and_secure_cookies_as_upstream() {
         assert!(!cookies.is_empty());
         for c in &cookies {
             assert_eq!(c.contains("; Secure"), secure, "{proto:?}: {c}");
+            // Only the XSRF token is for scripts.
+            assert_eq!(c.contains("; HttpOnly"), !c.starts_with("_xsrf="), "{c}");
         }
     }
     hubs.shutdown().await;

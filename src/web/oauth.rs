@@ -291,7 +291,7 @@ async fn authorize_inner(
                 SESSION_COOKIE,
                 &s,
                 &hub.cfg.base_url,
-                false,
+                true,
                 cookies::secure(hub.cfg.public_url.as_deref(), &headers),
                 None,
             ),

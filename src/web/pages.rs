@@ -70,7 +70,8 @@ impl Page {
                     SESSION_COOKIE,
                     &self.session_id,
                     &hub.cfg.base_url,
-                    false,
+                    // No script needs it (upstream sets every hub cookie HttpOnly but `_xsrf`).
+                    true,
                     self.secure,
                     None,
                 ),
