@@ -36,8 +36,16 @@ impl HubState {
                 dirty.insert(Key::Group(gid));
             }
         }
+        self.forget_membership(uid, gid);
+    }
+
+    /// Drops `gid` from the user's group index, and the user's entry once it is empty.
+    fn forget_membership(&mut self, uid: u64, gid: u64) {
         if let Some(set) = self.groups_of_user.get_mut(&uid) {
             set.remove(&gid);
+            if set.is_empty() {
+                self.groups_of_user.remove(&uid);
+            }
         }
     }
 
@@ -89,9 +97,7 @@ impl HubState {
         };
         if let Some(g) = self.groups.remove(&id) {
             for uid in g.users {
-                if let Some(set) = self.groups_of_user.get_mut(&uid) {
-                    set.remove(&id);
-                }
+                self.forget_membership(uid, id);
             }
         }
         self.drop_shares_with(ShareWith::Group(id), dirty);

@@ -23,7 +23,7 @@ mod shares_tests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,22 +66,26 @@ pub struct HubState {
     pub(crate) routes: imbl::OrdMap<String, Route>,
     pub(crate) dedup: Dedup,
     // ---- derived indexes, rebuilt on load, never persisted ----
-    user_by_name: HashMap<String, u64>,
+    // B-trees, not hash maps: a hash map doubles its table (rehashing every entry) when it
+    // fills, under the state's write lock, on every replica at the same log index. At
+    // 229,376 users that stalled all three replicas of a loaded cluster for ~80 ms at once
+    // (docs/benchmarks.md, twelfth session). A B-tree grows a node at a time.
+    user_by_name: BTreeMap<String, u64>,
     /// Login-cookie id → user id (the signed hub cookie carries the cookie id).
-    user_by_cookie: HashMap<String, u64>,
-    group_by_name: HashMap<String, u64>,
-    groups_of_user: HashMap<u64, BTreeSet<u64>>,
-    tokens_by_prefix: HashMap<String, Vec<u64>>,
+    user_by_cookie: BTreeMap<String, u64>,
+    group_by_name: BTreeMap<String, u64>,
+    groups_of_user: BTreeMap<u64, BTreeSet<u64>>,
+    tokens_by_prefix: BTreeMap<String, Vec<u64>>,
     /// User id → names of its active (not stopped) servers. The controller, the spawn
     /// limits and metrics walk this instead of every user: their cost follows running
     /// servers, not the user count.
     active_by_user: BTreeMap<u64, BTreeSet<String>>,
     /// Share recipient → `(owner id, server name)` of the servers shared with it.
-    shared_with: HashMap<ShareWith, BTreeSet<(u64, String)>>,
+    shared_with: BTreeMap<ShareWith, BTreeSet<(u64, String)>>,
     /// Share-code prefix → `(owner id, server name, code id)`.
-    share_codes_by_prefix: HashMap<String, Vec<(u64, String, u64)>>,
+    share_codes_by_prefix: BTreeMap<String, Vec<(u64, String, u64)>>,
     /// What the two indexes above hold per owner (to undo it when the owner's row changes).
-    sharing_owners: HashMap<u64, shares::OwnerEntries>,
+    sharing_owners: BTreeMap<u64, shares::OwnerEntries>,
     /// Bumped by every command that can change who holds which scopes (roles, groups,
     /// admin flags, renames, services). Caches of effective scopes are valid while it holds.
     authz_epoch: u64,
@@ -428,6 +432,45 @@ impl HubState {
         }
     }
 
+    /// Panics unless the derived indexes equal a rebuild from the tables: what every state
+    /// test checks after each command (an index `reindex` forgets loses data on restart).
+    #[cfg(test)]
+    pub(crate) fn assert_indexes_match_tables(&self) {
+        fn view(s: &HubState) -> String {
+            let mut prefixes = s.tokens_by_prefix.clone();
+            prefixes.values_mut().for_each(|v| v.sort_unstable());
+            let mut codes = s.share_codes_by_prefix.clone();
+            codes.values_mut().for_each(|v| v.sort_unstable());
+            let owners: BTreeMap<u64, (Vec<ShareWith>, Vec<String>)> = s
+                .sharing_owners
+                .iter()
+                .map(|(k, e)| (*k, e.sorted()))
+                .collect();
+            format!(
+                "{:#?}",
+                (
+                    &s.user_by_name,
+                    &s.user_by_cookie,
+                    &s.group_by_name,
+                    &s.groups_of_user,
+                    prefixes,
+                    &s.active_by_user,
+                    &s.shared_with,
+                    codes,
+                    owners,
+                )
+            )
+        }
+        // From the tables alone, as a load does.
+        let mut rebuilt = self.persisted_copy();
+        rebuilt.reindex();
+        assert_eq!(
+            view(self),
+            view(&rebuilt),
+            "derived indexes drifted from the tables"
+        );
+    }
+
     /// Rebuilds every derived index from the tables (after load or snapshot install).
     fn reindex(&mut self) {
         self.authz_epoch += 1;
@@ -435,6 +478,11 @@ impl HubState {
             .users
             .values()
             .map(|u| (u.name.clone(), u.id))
+            .collect();
+        self.user_by_cookie = self
+            .users
+            .values()
+            .map(|u| (u.cookie_id.clone(), u.id))
             .collect();
         self.group_by_name = self
             .groups

@@ -20,6 +20,17 @@ pub(super) struct OwnerEntries {
     prefixes: Vec<String>,
 }
 
+impl OwnerEntries {
+    /// Its entries in a canonical order, to compare two builds of the indexes.
+    #[cfg(test)]
+    pub(super) fn sorted(&self) -> (Vec<ShareWith>, Vec<String>) {
+        let (mut w, mut p) = (self.with.clone(), self.prefixes.clone());
+        w.sort_unstable();
+        p.sort_unstable();
+        (w, p)
+    }
+}
+
 fn no_server(owner: &str, server: &str) -> Outcome {
     Outcome::NotFound(format!("No such server: {owner}/{server}"))
 }

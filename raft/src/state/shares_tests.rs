@@ -16,7 +16,9 @@ fn run(s: &mut HubState, now: Ts, cmds: Vec<Command>) -> Vec<Outcome> {
                 now,
                 cmd: c,
             };
-            s.apply(&p, &mut dirty)
+            let out = s.apply(&p, &mut dirty);
+            s.assert_indexes_match_tables();
+            out
         })
         .collect()
 }

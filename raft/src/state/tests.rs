@@ -19,7 +19,9 @@ fn run(s: &mut HubState, cmds: Vec<Command>) -> Vec<Outcome> {
         .enumerate()
         .map(|(i, c)| {
             let id = rand::random::<u128>();
-            s.apply(&prop(id, T0 + i as Ts, c), &mut dirty)
+            let out = s.apply(&prop(id, T0 + i as Ts, c), &mut dirty);
+            s.assert_indexes_match_tables();
+            out
         })
         .collect()
 }
