@@ -14,6 +14,7 @@ mod image_stream;
 pub mod route_data;
 pub mod server_map;
 mod servers;
+mod sharded;
 mod shares;
 mod tokens;
 mod users;
@@ -33,6 +34,7 @@ pub use dedup::Dedup;
 pub use image::{Image, Key};
 pub use image_stream::ImageRef;
 use model::*;
+use sharded::ShardedMap;
 
 /// Counters for ids allocated by `apply`, persisted with the state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,16 +68,16 @@ pub struct HubState {
     pub(crate) routes: imbl::OrdMap<String, Route>,
     pub(crate) dedup: Dedup,
     // ---- derived indexes, rebuilt on load, never persisted ----
-    // B-trees, not hash maps: a hash map doubles its table (rehashing every entry) when it
-    // fills, under the state's write lock, on every replica at the same log index. At
-    // 229,376 users that stalled all three replicas of a loaded cluster for ~80 ms at once
-    // (docs/benchmarks.md, twelfth session). A B-tree grows a node at a time.
-    user_by_name: BTreeMap<String, u64>,
+    // No plain hash maps: one doubles its table (rehashing every entry) when it fills, under
+    // the state's write lock, on every replica at the same log index (at 229,376 users, an
+    // ~80 ms stall of the whole cluster). Per-user string keys go in a [`ShardedMap`] (one
+    // hash per lookup, growth a 256th at a time), the rest in B-trees.
+    user_by_name: ShardedMap<u64>,
     /// Login-cookie id → user id (the signed hub cookie carries the cookie id).
-    user_by_cookie: BTreeMap<String, u64>,
+    user_by_cookie: ShardedMap<u64>,
     group_by_name: BTreeMap<String, u64>,
     groups_of_user: BTreeMap<u64, BTreeSet<u64>>,
-    tokens_by_prefix: BTreeMap<String, Vec<u64>>,
+    tokens_by_prefix: ShardedMap<Vec<u64>>,
     /// User id → names of its active (not stopped) servers. The controller, the spawn
     /// limits and metrics walk this instead of every user: their cost follows running
     /// servers, not the user count.
@@ -437,8 +439,15 @@ impl HubState {
     #[cfg(test)]
     pub(crate) fn assert_indexes_match_tables(&self) {
         fn view(s: &HubState) -> String {
-            let mut prefixes = s.tokens_by_prefix.clone();
-            prefixes.values_mut().for_each(|v| v.sort_unstable());
+            let prefixes: BTreeMap<&String, Vec<u64>> = s
+                .tokens_by_prefix
+                .iter()
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    v.sort_unstable();
+                    (k, v)
+                })
+                .collect();
             let mut codes = s.share_codes_by_prefix.clone();
             codes.values_mut().for_each(|v| v.sort_unstable());
             let owners: BTreeMap<u64, (Vec<ShareWith>, Vec<String>)> = s
