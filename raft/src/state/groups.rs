@@ -270,13 +270,7 @@ impl HubState {
         }
         self.services.remove(name);
         dirty.insert(Key::Service(name.to_string()));
-        let owner = Owner::Service(name.to_string());
-        let owned: Vec<u64> = self
-            .tokens
-            .values()
-            .filter(|t| t.owner == owner)
-            .map(|t| t.id)
-            .collect();
+        let owned = self.token_ids_of(&Owner::Service(name.to_string()));
         for id in owned {
             self.remove_token(id, dirty);
         }
@@ -299,13 +293,7 @@ impl HubState {
         for name in stale {
             self.services.remove(&name);
             dirty.insert(Key::Service(name.clone()));
-            let owner = Owner::Service(name);
-            let owned: Vec<u64> = self
-                .tokens
-                .values()
-                .filter(|t| t.owner == owner)
-                .map(|t| t.id)
-                .collect();
+            let owned = self.token_ids_of(&Owner::Service(name));
             for id in owned {
                 self.remove_token(id, dirty);
             }

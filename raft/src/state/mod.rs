@@ -78,6 +78,9 @@ pub struct HubState {
     group_by_name: BTreeMap<String, u64>,
     groups_of_user: BTreeMap<u64, BTreeSet<u64>>,
     tokens_by_prefix: ShardedMap<Vec<u64>>,
+    /// Owner → its token ids: listing or deleting a user's tokens follows what it owns, not
+    /// every token in the hub.
+    tokens_by_owner: BTreeMap<Owner, BTreeSet<u64>>,
     /// User id → names of its active (not stopped) servers. The controller, the spawn
     /// limits and metrics walk this instead of every user: their cost follows running
     /// servers, not the user count.
@@ -206,10 +209,20 @@ impl HubState {
             .flatten()
             .filter_map(|id| self.tokens.get(id))
     }
+    /// An owner's tokens, by id.
     pub fn tokens_of(&self, owner: &Owner) -> Vec<&Token> {
-        let mut v: Vec<&Token> = self.tokens.values().filter(|t| &t.owner == owner).collect();
-        v.sort_by_key(|t| t.id);
-        v
+        self.tokens_by_owner
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.tokens.get(id))
+            .collect()
+    }
+    fn token_ids_of(&self, owner: &Owner) -> Vec<u64> {
+        self.tokens_by_owner
+            .get(owner)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
     }
     pub fn token_count(&self) -> usize {
         self.tokens.len()
@@ -463,6 +476,7 @@ impl HubState {
                     &s.group_by_name,
                     &s.groups_of_user,
                     prefixes,
+                    &s.tokens_by_owner,
                     &s.active_by_user,
                     &s.shared_with,
                     codes,
@@ -514,11 +528,16 @@ impl HubState {
             self.refresh_sharing(uid);
         }
         self.tokens_by_prefix.clear();
+        self.tokens_by_owner.clear();
         for t in self.tokens.values() {
             self.tokens_by_prefix
                 .entry(t.prefix.clone())
                 .or_default()
                 .push(t.id);
+            self.tokens_by_owner
+                .entry(t.owner.clone())
+                .or_default()
+                .insert(t.id);
         }
     }
 }

@@ -22,6 +22,10 @@ impl HubState {
             .entry(t.prefix.clone())
             .or_default()
             .push(id);
+        self.tokens_by_owner
+            .entry(t.owner.clone())
+            .or_default()
+            .insert(id);
         self.tokens.insert(id, t);
         dirty.insert(Key::Token(id));
         id
@@ -35,6 +39,12 @@ impl HubState {
             ids.retain(|x| *x != id);
             if ids.is_empty() {
                 self.tokens_by_prefix.remove(&t.prefix);
+            }
+        }
+        if let Some(ids) = self.tokens_by_owner.get_mut(&t.owner) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.tokens_by_owner.remove(&t.owner);
             }
         }
         dirty.insert(Key::Token(id));
@@ -63,9 +73,9 @@ impl HubState {
         dirty: &mut Dirty,
     ) -> Outcome {
         let ids: Vec<u64> = self
-            .tokens
-            .values()
-            .filter(|t| &t.owner == owner && t.client_id == client_id)
+            .tokens_of(owner)
+            .into_iter()
+            .filter(|t| t.client_id == client_id)
             .map(|t| t.id)
             .collect();
         for id in ids {

@@ -143,12 +143,7 @@ impl HubState {
         }
         self.groups_of_user.remove(&id);
         self.drop_shares_with(ShareWith::User(id), dirty);
-        let owned: Vec<u64> = self
-            .tokens
-            .values()
-            .filter(|t| t.owner == Owner::User(id))
-            .map(|t| t.id)
-            .collect();
+        let owned = self.token_ids_of(&Owner::User(id));
         for tid in owned {
             self.remove_token(tid, dirty);
         }
