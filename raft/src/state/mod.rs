@@ -81,6 +81,8 @@ pub struct HubState {
     /// Owner → its token ids: listing or deleting a user's tokens follows what it owns, not
     /// every token in the hub.
     tokens_by_owner: BTreeMap<Owner, BTreeSet<u64>>,
+    /// Login session id → the tokens issued in it (revoked together at logout).
+    tokens_by_session: ShardedMap<Vec<u64>>,
     /// User id → names of its active (not stopped) servers. The controller, the spawn
     /// limits and metrics walk this instead of every user: their cost follows running
     /// servers, not the user count.
@@ -452,15 +454,17 @@ impl HubState {
     #[cfg(test)]
     pub(crate) fn assert_indexes_match_tables(&self) {
         fn view(s: &HubState) -> String {
-            let prefixes: BTreeMap<&String, Vec<u64>> = s
-                .tokens_by_prefix
-                .iter()
-                .map(|(k, v)| {
-                    let mut v = v.clone();
-                    v.sort_unstable();
-                    (k, v)
-                })
-                .collect();
+            let sorted = |m: &ShardedMap<Vec<u64>>| -> BTreeMap<String, Vec<u64>> {
+                m.iter()
+                    .map(|(k, v)| {
+                        let mut v = v.clone();
+                        v.sort_unstable();
+                        (k.clone(), v)
+                    })
+                    .collect()
+            };
+            let prefixes = sorted(&s.tokens_by_prefix);
+            let sessions = sorted(&s.tokens_by_session);
             let mut codes = s.share_codes_by_prefix.clone();
             codes.values_mut().for_each(|v| v.sort_unstable());
             let owners: BTreeMap<u64, (Vec<ShareWith>, Vec<String>)> = s
@@ -477,6 +481,7 @@ impl HubState {
                     &s.groups_of_user,
                     prefixes,
                     &s.tokens_by_owner,
+                    sessions,
                     &s.active_by_user,
                     &s.shared_with,
                     codes,
@@ -529,7 +534,14 @@ impl HubState {
         }
         self.tokens_by_prefix.clear();
         self.tokens_by_owner.clear();
+        self.tokens_by_session.clear();
         for t in self.tokens.values() {
+            if let Some(sid) = &t.session_id {
+                self.tokens_by_session
+                    .entry(sid.clone())
+                    .or_default()
+                    .push(t.id);
+            }
             self.tokens_by_prefix
                 .entry(t.prefix.clone())
                 .or_default()

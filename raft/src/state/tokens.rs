@@ -26,6 +26,12 @@ impl HubState {
             .entry(t.owner.clone())
             .or_default()
             .insert(id);
+        if let Some(sid) = &t.session_id {
+            self.tokens_by_session
+                .entry(sid.clone())
+                .or_default()
+                .push(id);
+        }
         self.tokens.insert(id, t);
         dirty.insert(Key::Token(id));
         id
@@ -39,6 +45,14 @@ impl HubState {
             ids.retain(|x| *x != id);
             if ids.is_empty() {
                 self.tokens_by_prefix.remove(&t.prefix);
+            }
+        }
+        if let Some(sid) = &t.session_id {
+            if let Some(ids) = self.tokens_by_session.get_mut(sid) {
+                ids.retain(|x| *x != id);
+                if ids.is_empty() {
+                    self.tokens_by_session.remove(sid);
+                }
             }
         }
         if let Some(ids) = self.tokens_by_owner.get_mut(&t.owner) {
@@ -85,12 +99,11 @@ impl HubState {
     }
 
     pub(super) fn revoke_session(&mut self, session_id: &str, dirty: &mut Dirty) -> Outcome {
-        let ids: Vec<u64> = self
-            .tokens
-            .values()
-            .filter(|t| t.session_id.as_deref() == Some(session_id))
-            .map(|t| t.id)
-            .collect();
+        let ids = self
+            .tokens_by_session
+            .get(session_id)
+            .cloned()
+            .unwrap_or_default();
         for id in ids {
             self.remove_token(id, dirty);
         }
