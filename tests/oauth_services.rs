@@ -61,14 +61,25 @@ async fn exchange(h: &Hubs, service: &str, secret: &str, code: &str) -> (u16, Va
         ("code", code),
         ("redirect_uri", redirect.as_str()),
     ];
+    let (status, _, body) = token_request(h, &form).await;
+    (status, body)
+}
+
+/// A raw token-endpoint request; (status, `WWW-Authenticate`, JSON body).
+async fn token_request(h: &Hubs, form: &[(&str, &str)]) -> (u16, String, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/oauth2/token", h.api(0)))
-        .form(&form)
+        .form(form)
         .send()
         .await
         .unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, challenge, r.json().await.unwrap_or(Value::Null))
 }
 
 fn code_of(location: &str) -> String {
@@ -145,5 +156,115 @@ async fn t10_service_login_confirms_unless_no_confirm_and_identifies_the_user() 
     bob.login("bob").await;
     let r = authorize(&mut bob, "quiet", "s3").await;
     assert_eq!(r.status.as_u16(), 403, "{}", r.body);
+    h.shutdown().await;
+}
+
+/// The error answers of both endpoints, as upstream's oauthlib gives them: once the client
+/// and its redirect URI are known, authorize errors go back to the client; the token
+/// endpoint wants a code first, then an authenticated client (401 with a challenge); a
+/// `redirect_uri` left out means the client's registered one, on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t11_oauth_errors_and_defaults_as_oauthlib() {
+    let h = Hubs::start_with(1, |cfg| {
+        cfg.auth.kind = "dummy".into();
+        cfg.hub.services.push(service("quiet", QUIET, true));
+        cfg.hub.roles.push(RoleConfig {
+            name: "service-users".into(),
+            description: String::new(),
+            scopes: vec!["access:services".into()],
+            users: vec!["alice".into()],
+            groups: vec![],
+            services: vec![],
+        });
+    })
+    .await;
+    let mut alice = Browser::new(&h.nodes[0].cfg.listen.api.to_string());
+    alice.login("alice").await;
+    authorize(&mut alice, "quiet", "s0").await;
+
+    let base = "/hub/api/oauth2/authorize?client_id=service-quiet";
+    for (query, location) in [
+        (
+            "&response_type=token&state=s1",
+            "/services/quiet/oauth_callback?error=unsupported_response_type&state=s1",
+        ),
+        (
+            "&state=s2",
+            "/services/quiet/oauth_callback?error=invalid_request&error_description=Missing+response_type+parameter.&state=s2",
+        ),
+    ] {
+        let r = alice
+            .send(Method::GET, &format!("{base}{query}"), None)
+            .await;
+        assert_eq!(r.status.as_u16(), 302, "{query}: {}", r.body);
+        assert_eq!(r.location, location, "{query}");
+    }
+    // No redirect_uri: the registered one, and a code.
+    let r = alice
+        .send(
+            Method::GET,
+            &format!("{base}&response_type=code&state=s3"),
+            None,
+        )
+        .await;
+    assert!(
+        r.location
+            .starts_with("/services/quiet/oauth_callback?code="),
+        "{}",
+        r.location
+    );
+    let code = code_of(&r.location);
+
+    let grant = ("grant_type", "authorization_code");
+    let client = ("client_id", "service-quiet");
+    for (form, want, error) in [
+        (
+            vec![grant, client, ("client_secret", QUIET)],
+            400,
+            "invalid_request",
+        ),
+        (
+            vec![grant, client, ("code", code.as_str())],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![grant, ("client_secret", QUIET), ("code", code.as_str())],
+            401,
+            "invalid_client",
+        ),
+        (
+            vec![
+                grant,
+                client,
+                ("client_secret", "wrong"),
+                ("code", code.as_str()),
+            ],
+            401,
+            "invalid_client",
+        ),
+    ] {
+        let (status, challenge, body) = token_request(&h, &form).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (want, Some(error)),
+            "{form:?}: {body}"
+        );
+        if want == 401 {
+            assert_eq!(challenge, "Bearer error=\"invalid_client\"", "{form:?}");
+        }
+    }
+    // The code is still good (failed requests do not use it), and redirect_uri is optional.
+    let form = [
+        grant,
+        client,
+        ("client_secret", QUIET),
+        ("code", code.as_str()),
+    ];
+    let (status, _, body) = token_request(&h, &form).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().expect("access_token");
+    let (_, me) = h.call_as(0, token, Method::GET, "/user", None).await;
+    assert_eq!(me["name"], "alice", "{me}");
     h.shutdown().await;
 }

@@ -65,7 +65,15 @@ async fn browsers_land_where_upstream_sends_them() {
             format!("/hub/login?next={}", enc(nbgitpuller)),
         ),
         ("/hub/", 302, "/hub/login?next=%2Fhub%2F".into()),
-        ("/hub", 302, "/hub/".into()),
+        ("/hub", 301, "/hub/".into()),
+        // No signup page with the dummy authenticator (upstream: NativeAuthenticator adds it).
+        ("/hub/signup", 404, "<html".into()),
+        // The proxy's error target answers 200; the proxy sets the status (as upstream).
+        (
+            "/hub/error/404?url=%2Fnope",
+            200,
+            "No route for &#x2f;nope".into(),
+        ),
         ("/hub/nonexistent", 404, "<html".into()),
         ("/hub/api/nonexistent", 404, "\"status\":404".into()),
         ("/favicon.ico", 302, "/hub/favicon.ico".into()),
@@ -136,6 +144,8 @@ async fn browsers_land_where_upstream_sends_them() {
             404,
             "alice has no such server nope".into(),
         ),
+        // Nor may she start theirs (upstream: 404 too).
+        ("/hub/spawn/admin", 404, "No access to resources".into()),
     ] {
         check(&mut b, path, status, &fragment).await;
     }
@@ -244,7 +254,7 @@ async fn a_base_url_without_its_slash_leads_to_the_hub() {
     let mut b = Browser::new(&hubs.nodes[0].cfg.listen.api.to_string());
     for (path, status, fragment) in [
         ("/jhub", 302, "/jhub/hub/"),
-        ("/jhub/hub", 302, "/jhub/hub/"),
+        ("/jhub/hub", 301, "/jhub/hub/"),
         ("/jhub/favicon.ico", 302, "/jhub/hub/favicon.ico"),
         ("/jhub/hub/nonexistent", 404, "<html"),
     ] {

@@ -104,7 +104,13 @@ pub async fn not_found(State(hub): State<Hub>, method: Method, uri: Uri) -> Resp
     }
     let get = method == Method::GET || method == Method::HEAD;
     let base = hub.cfg.base_url.trim_end_matches('/');
-    if get && (path == prefix.trim_end_matches('/') || (!base.is_empty() && path == base)) {
+    if get && path == prefix.trim_end_matches('/') {
+        // Upstream's `AddSlashHandler` for `{hub}` is permanent.
+        let mut r = crate::web::pages::found(&format!("{prefix}{query}")).into_response();
+        *r.status_mut() = StatusCode::MOVED_PERMANENTLY;
+        return r;
+    }
+    if get && !base.is_empty() && path == base {
         return crate::web::pages::found(&format!("{prefix}{query}")).into_response();
     }
     if let Some(r) = confirm_route_miss(&hub, &uri).await {

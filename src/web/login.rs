@@ -139,7 +139,17 @@ fn may_sign_up(hub: &Hub, name: &str) -> bool {
     !has_password && (hub.auth.signup_allowed() || hub.cfg.admin_users.iter().any(|a| a == name))
 }
 
+/// `{hub}signup` exists with the native authenticator only, as upstream (where the
+/// NativeAuthenticator package adds the handler).
+fn no_signup(hub: &Hub) -> Option<Response> {
+    (hub.auth.kind() != "native")
+        .then(|| super::pages::error_page(hub, StatusCode::NOT_FOUND, "Page not found", None))
+}
+
 pub async fn signup_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+    if let Some(r) = no_signup(&hub) {
+        return r;
+    }
     let page = Page::new(&hub, &headers, None);
     render(
         &hub,
@@ -151,6 +161,9 @@ pub async fn signup_page(State(hub): State<Hub>, headers: HeaderMap) -> Response
 }
 
 pub async fn signup_submit(State(hub): State<Hub>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(r) = no_signup(&hub) {
+        return r;
+    }
     let f = form(&body);
     let page = Page::new(&hub, &headers, None);
     let name = normalize_username(field(&f, "username").trim());

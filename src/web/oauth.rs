@@ -86,23 +86,14 @@ async fn authorize_inner(
         let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
         return found(&format!("{}login?next={next}", hub.hub_prefix())).into_response();
     };
-    let (Some(client_id), Some(redirect_uri)) = (param(&p, "client_id"), param(&p, "redirect_uri"))
-    else {
+    let Some(client_id) = param(&p, "client_id") else {
         return error_page(
             &hub,
             StatusCode::BAD_REQUEST,
-            "Missing client_id or redirect_uri",
+            "Missing client_id parameter.",
             Some(&user.name),
         );
     };
-    if param(&p, "response_type") != Some("code") {
-        return error_page(
-            &hub,
-            StatusCode::BAD_REQUEST,
-            "Only response_type=code is supported",
-            Some(&user.name),
-        );
-    }
     let challenge = param(&p, "code_challenge").map(str::to_string);
     let method = param(&p, "code_challenge_method").map(str::to_string);
     if challenge.is_some() && !matches!(method.as_deref(), None | Some("S256") | Some("plain")) {
@@ -126,24 +117,40 @@ async fn authorize_inner(
             Some(&user.name),
         );
     }
+    let Some(client) = hub.node.state().oauth_client(client_id).cloned() else {
+        return error_page(
+            &hub,
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid client: {client_id}"),
+            Some(&user.name),
+        );
+    };
+    // Optional, as in oauthlib: the client's registered URI when left out.
+    let redirect_uri = param(&p, "redirect_uri").unwrap_or(&client.redirect_uri);
+    if client.redirect_uri != redirect_uri {
+        return error_page(
+            &hub,
+            StatusCode::BAD_REQUEST,
+            "Mismatching redirect URI",
+            Some(&user.name),
+        );
+    }
+    // With the client and its redirect URI known, the remaining errors go back to the
+    // client, as oauthlib sends them (RFC 6749 §4.1.2.1).
+    match param(&p, "response_type") {
+        Some("code") => {}
+        None => {
+            return redirect_error(
+                redirect_uri,
+                &p,
+                "invalid_request",
+                "Missing response_type parameter.",
+            )
+        }
+        Some(_) => return redirect_error(redirect_uri, &p, "unsupported_response_type", ""),
+    }
     let (scopes, confirm) = {
         let st = hub.node.state();
-        let Some(client) = st.oauth_client(client_id).cloned() else {
-            return error_page(
-                &hub,
-                StatusCode::BAD_REQUEST,
-                &format!("Invalid client: {client_id}"),
-                Some(&user.name),
-            );
-        };
-        if client.redirect_uri != redirect_uri {
-            return error_page(
-                &hub,
-                StatusCode::BAD_REQUEST,
-                "Mismatching redirect URI",
-                Some(&user.name),
-            );
-        }
         let owner_scopes = hub.authz.owner_scopes(&st, &Owner::User(user.id));
         let m = crate::authz::membership(&st);
         let resource = match &client.kind {
@@ -301,7 +308,7 @@ async fn authorize_inner(
 }
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
+    let mut res = (
         status,
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -309,7 +316,42 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
         ],
         json!({"error": error, "error_description": description}).to_string(),
     )
-        .into_response()
+        .into_response();
+    // oauthlib (upstream) names the error of a 401 in a challenge too.
+    if status == StatusCode::UNAUTHORIZED {
+        if let Ok(v) = header::HeaderValue::from_str(&format!("Bearer error=\"{error}\"")) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    res
+}
+
+/// Sends the browser back to the client with an OAuth error (and the request's `state`).
+fn redirect_error(
+    redirect_uri: &str,
+    p: &[(String, String)],
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("error", error);
+    if !description.is_empty() {
+        q.append_pair("error_description", description);
+    }
+    if let Some(state) = param(p, "state") {
+        q.append_pair("state", state);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    found(&format!("{redirect_uri}{sep}{}", q.finish())).into_response()
+}
+
+/// The token endpoint's failed client authentication (unknown client, no or wrong secret).
+fn invalid_client() -> Response {
+    oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    )
 }
 
 fn pkce_ok(challenge: &str, method: Option<&str>, verifier: &str) -> bool {
@@ -332,16 +374,17 @@ pub async fn token(State(hub): State<Hub>, body: Bytes) -> Response {
             "only authorization_code is supported",
         );
     }
-    let (Some(client_id), Some(code), Some(redirect_uri)) = (
-        param(&p, "client_id"),
-        param(&p, "code"),
-        param(&p, "redirect_uri"),
-    ) else {
+    // In oauthlib's order (upstream): the code must be there, then the client must
+    // authenticate (401 otherwise), then the code must match.
+    let Some(code) = param(&p, "code") else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            "client_id, code and redirect_uri are required",
+            "Missing code parameter.",
         );
+    };
+    let Some(client_id) = param(&p, "client_id") else {
+        return invalid_client();
     };
     let code_hash = secrets::sha256_hex(code);
     // Code and client may come from another replica's write a moment ago.
@@ -366,19 +409,17 @@ pub async fn token(State(hub): State<Hub>, body: Bytes) -> Response {
         )
     };
     let Some(client) = client else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client");
+        return invalid_client();
     };
     let secret_ok = match (&client.secret_hash, param(&p, "client_secret")) {
         (Some(h), Some(s)) => bool::from(h.as_bytes().ct_eq(secrets::sha256_hex(s).as_bytes())),
         _ => false,
     };
     if !secret_ok {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        );
+        return invalid_client();
     }
+    // Optional: oauthlib takes the client's registered redirect URI when it is left out.
+    let redirect_uri = param(&p, "redirect_uri").unwrap_or(client.redirect_uri.as_str());
     let Some(c) = code_row else {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -300,7 +300,12 @@ pub async fn error_code(
         503 => format!("The server at {url} is not responding."),
         _ => format!("Error while proxying {url}"),
     };
-    error_page(&hub, status, &msg, None)
+    // 200, as upstream's `ProxyErrorHandler`: the proxy answers with the original status
+    // (CHP sets it; proxies that check the error page's own status would otherwise fall
+    // back to their plain default page).
+    let mut res = error_page(&hub, status, &msg, None);
+    *res.status_mut() = StatusCode::OK;
+    res
 }
 
 /// A 302 Found redirect, as upstream's handlers answer (axum's `Redirect::to` is a 303).

@@ -91,9 +91,11 @@ pub(super) fn authorize(
     };
     let fail = |status, msg: &str| Err((status, msg.to_string()));
     if !allowed {
+        // As upstream's `needs_scope` on pages: a server the caller may not start is one it
+        // cannot see.
         return fail(
-            StatusCode::FORBIDDEN,
-            &format!("You may not start servers of {user}."),
+            StatusCode::NOT_FOUND,
+            "No access to resources or resources not found",
         );
     }
     if !server.is_empty() && !hub.cfg.allow_named_servers {
