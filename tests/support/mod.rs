@@ -195,18 +195,36 @@ impl Hubs {
 
     pub async fn restart(&mut self, i: usize) {
         let cfg = self.nodes[i].cfg.clone();
-        let mut tries = 0;
-        let l = loop {
-            match Listeners::bind(&cfg).await {
-                Ok(l) => break l,
-                Err(_) if tries < 100 => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+        for attempt in 0.. {
+            let mut tries = 0;
+            let l = loop {
+                match Listeners::bind(&cfg).await {
+                    Ok(l) => break l,
+                    Err(_) if tries < 100 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("rebind: {e}"),
                 }
-                Err(e) => panic!("rebind: {e}"),
+            };
+            run(&mut self.nodes[i], l);
+            // The replica stopped before lived in this process: its background threads (a
+            // log purge, the flusher) may hold its database a moment after `server::run`
+            // returned, and sled then refuses the new open (its lock). A separate process
+            // cannot meet that; here the replica is started again, as a supervisor would.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let exited = self.nodes[i].task.as_ref().is_some_and(|t| t.is_finished());
+            if !exited {
+                return;
             }
-        };
-        run(&mut self.nodes[i], l);
+            let t = self.nodes[i].task.take().expect("task");
+            let res = t.await;
+            assert!(attempt < 30, "replica {} cannot restart: {res:?}", i + 1);
+            eprintln!(
+                "replica {} exited at start ({res:?}); starting it again",
+                i + 1
+            );
+        }
     }
 
     pub async fn shutdown(mut self) {
