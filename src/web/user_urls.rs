@@ -173,18 +173,22 @@ pub async fn spawn(
             Err(m) => return error_page(&hub, StatusCode::BAD_REQUEST, &m, Some(&caller.name)),
         },
     };
-    if !ready {
-        match crate::spawn::start(&hub, &user, &server, options, None, Duration::ZERO).await {
-            Ok(_) => {}
-            Err(e) if e.status == StatusCode::BAD_REQUEST => {}
-            Err(e) => {
-                return error_page(
-                    &hub,
-                    e.status,
-                    e.message.as_deref().unwrap_or("Spawn failed"),
-                    Some(&caller.name),
-                )
-            }
+    if ready {
+        // As upstream's SpawnHandler: a running server is the destination, no pending page.
+        let server_url = hub.server_prefix(&user, &server);
+        return found(valid_next(next.as_deref()).unwrap_or(&server_url)).into_response();
+    }
+    match crate::spawn::start(&hub, &user, &server, options, None, Duration::ZERO).await {
+        Ok(_) => {}
+        // Already starting: the pending page follows it.
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {}
+        Err(e) => {
+            return error_page(
+                &hub,
+                e.status,
+                e.message.as_deref().unwrap_or("Spawn failed"),
+                Some(&caller.name),
+            )
         }
     }
     found(&with_next(

@@ -25,6 +25,11 @@ def test_spawn_oauth_and_activity_through_another_replica(spawn_cluster):
     r = s.get(f"{base}/hub/spawn", allow_redirects=False, timeout=30)
     assert r.status_code == 302 and "spawn-pending" in r.headers["location"]
     assert wait_ready(s, base, "alice") == "/user/alice/"
+    # Running now: {hub}spawn goes straight to the server (or `next`), as upstream's handler.
+    r = s.get(f"{base}/hub/spawn", allow_redirects=False, timeout=30)
+    assert (r.status_code, r.headers.get("location")) == (302, "/user/alice/"), r.text[:300]
+    r = s.get(f"{base}/hub/spawn?next=%2Fuser%2Falice%2Flab", allow_redirects=False, timeout=30)
+    assert r.headers.get("location") == "/user/alice/lab", r.headers
     # A page request starts the OAuth dance: singleuser -> hub authorize -> callback -> page.
     r = s.get(f"{base}/user/alice/api/status", timeout=30)
     assert r.status_code == 403  # API requests without the server's cookie are refused
