@@ -29,6 +29,18 @@ fn service(name: &str, token: &str, no_confirm: bool) -> ServiceConfig {
     }
 }
 
+/// A role giving `users` access to every service.
+fn service_users(users: &[&str]) -> RoleConfig {
+    RoleConfig {
+        name: "service-users".into(),
+        description: String::new(),
+        scopes: vec!["access:services".into()],
+        users: users.iter().map(|u| u.to_string()).collect(),
+        groups: vec![],
+        services: vec![],
+    }
+}
+
 fn authorize_path(service: &str, state: &str) -> String {
     format!(
         "/hub/api/oauth2/authorize?client_id=service-{service}&redirect_uri=%2Fservices%2F{service}%2Foauth_callback&response_type=code&state={state}"
@@ -96,14 +108,7 @@ async fn t10_service_login_confirms_unless_no_confirm_and_identifies_the_user() 
         cfg.auth.kind = "dummy".into();
         cfg.hub.services.push(service("asks", ASKS, false));
         cfg.hub.services.push(service("quiet", QUIET, true));
-        cfg.hub.roles.push(RoleConfig {
-            name: "service-users".into(),
-            description: String::new(),
-            scopes: vec!["access:services".into()],
-            users: vec!["alice".into()],
-            groups: vec![],
-            services: vec![],
-        });
+        cfg.hub.roles.push(service_users(&["alice"]));
     })
     .await;
     h.wait_ready().await;
@@ -168,14 +173,7 @@ async fn t11_oauth_errors_and_defaults_as_oauthlib() {
     let h = Hubs::start_with(1, |cfg| {
         cfg.auth.kind = "dummy".into();
         cfg.hub.services.push(service("quiet", QUIET, true));
-        cfg.hub.roles.push(RoleConfig {
-            name: "service-users".into(),
-            description: String::new(),
-            scopes: vec!["access:services".into()],
-            users: vec!["alice".into()],
-            groups: vec![],
-            services: vec![],
-        });
+        cfg.hub.roles.push(service_users(&["alice"]));
     })
     .await;
     let mut alice = Browser::new(&h.nodes[0].cfg.listen.api.to_string());

@@ -74,11 +74,19 @@ impl Hub {
             }
             return Ok(self.cookie_caller(headers));
         };
+        self.caller_for_token_confirmed(secret).await
+    }
+
+    /// The caller a token makes; a miss is confirmed with a linearizable barrier first (a
+    /// token created elsewhere that this replica has not applied yet, DESIGN invariant 6).
+    pub(crate) async fn caller_for_token_confirmed(
+        &self,
+        secret: &str,
+    ) -> Result<Option<Caller>, ApiError> {
         let now = timefmt::now();
         if let Some(c) = self.caller_for_token(secret, now) {
             return Ok(Some(c));
         }
-        // Possibly a token created elsewhere that this replica has not applied yet.
         self.node.linearizable_barrier(self.read_timeout()).await?;
         Ok(self.caller_for_token(secret, now))
     }
@@ -89,7 +97,7 @@ impl Hub {
     }
 
     /// The caller a token makes, without any barrier (a miss may be replication lag).
-    pub(crate) fn caller_for_token(&self, secret: &str, now: i64) -> Option<Caller> {
+    fn caller_for_token(&self, secret: &str, now: i64) -> Option<Caller> {
         let st = self.node.state();
         let tok = find_token(self, &st, secret, now)?;
         let (name, admin) = match &tok.owner {

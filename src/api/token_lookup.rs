@@ -43,15 +43,10 @@ pub async fn owner_of_token(
         None => None,
     }
     .ok_or_else(|| ApiError::bare(StatusCode::FORBIDDEN))?;
-    let owner = match hub.caller_for_token(&token, crate::timefmt::now()) {
-        Some(o) => o,
-        None => {
-            // Possibly created on another replica a moment ago (DESIGN invariant 6).
-            hub.node.linearizable_barrier(hub.read_timeout()).await?;
-            hub.caller_for_token(&token, crate::timefmt::now())
-                .ok_or_else(|| ApiError::bare(StatusCode::NOT_FOUND))?
-        }
-    };
+    let owner = hub
+        .caller_for_token_confirmed(&token)
+        .await?
+        .ok_or_else(|| ApiError::bare(StatusCode::NOT_FOUND))?;
     let st = hub.node.state();
     let me = match &owner.owner {
         ModelOwner::User(_) => Owner::User(&owner.name),

@@ -65,15 +65,15 @@ fn name_matches(filter: &str, name: &str) -> bool {
     // m[j]: the pattern so far matches t[..j].
     let mut m = vec![false; t.len() + 1];
     m[0] = true;
+    let mut next = vec![false; t.len() + 1];
     for c in pattern {
-        let mut next = vec![false; t.len() + 1];
         for j in 0..=t.len() {
             next[j] = match c {
                 '%' => m[j] || (j > 0 && next[j - 1]),
                 _ => j > 0 && m[j - 1] && (c == '_' || c == t[j - 1]),
             };
         }
-        m = next;
+        std::mem::swap(&mut m, &mut next);
     }
     m[t.len()]
 }

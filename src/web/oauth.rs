@@ -281,16 +281,12 @@ async fn authorize_inner(
             )
         }
     }
-    let mut target = format!(
-        "{redirect_uri}{}code={}",
-        if redirect_uri.contains('?') { '&' } else { '?' },
-        form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>()
-    );
-    if let Some(state) = param(&p, "state") {
-        target.push_str("&state=");
-        target.extend(form_urlencoded::byte_serialize(state.as_bytes()));
-    }
-    let mut res = found(&target).into_response();
+    let mut res = found(&back_to_client(
+        redirect_uri,
+        &p,
+        &[("code", code.as_str())],
+    ))
+    .into_response();
     if let Some(s) = set_session {
         res.headers_mut().append(
             header::SET_COOKIE,
@@ -326,23 +322,29 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     res
 }
 
-/// Sends the browser back to the client with an OAuth error (and the request's `state`).
+/// The client's redirect URI with `pairs` and the request's `state` added to its query.
+fn back_to_client(redirect_uri: &str, p: &[(String, String)], pairs: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.extend_pairs(pairs);
+    if let Some(state) = param(p, "state") {
+        q.append_pair("state", state);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{sep}{}", q.finish())
+}
+
+/// Sends the browser back to the client with an OAuth error.
 fn redirect_error(
     redirect_uri: &str,
     p: &[(String, String)],
     error: &str,
     description: &str,
 ) -> Response {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("error", error);
+    let mut pairs = vec![("error", error)];
     if !description.is_empty() {
-        q.append_pair("error_description", description);
+        pairs.push(("error_description", description));
     }
-    if let Some(state) = param(p, "state") {
-        q.append_pair("state", state);
-    }
-    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
-    found(&format!("{redirect_uri}{sep}{}", q.finish())).into_response()
+    found(&back_to_client(redirect_uri, p, &pairs)).into_response()
 }
 
 /// The token endpoint's failed client authentication (unknown client, no or wrong secret).

@@ -52,19 +52,22 @@ pub(super) fn with_next(url: &str, next: Option<&str>) -> String {
     }
 }
 
-/// `(user, server)` from the optional path parts, defaulting to the caller's default server.
-fn target(me: &str, parts: &[String]) -> (String, String) {
-    // A `{*parts}` wildcard arrives as one segment ("carol/srv3"): split it.
-    let parts: Vec<String> = parts
+/// The non-empty segments of path parts: a `{*parts}` wildcard arrives as one segment
+/// ("carol/srv3").
+fn segments(parts: &[String]) -> impl Iterator<Item = &str> {
+    parts
         .iter()
         .flat_map(|p| p.split('/'))
         .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    match parts.as_slice() {
-        [] => (me.to_string(), String::new()),
-        [u] => (u.clone(), String::new()),
-        [u, s, ..] => (u.clone(), s.clone()),
+}
+
+/// `(user, server)` from the optional path parts, defaulting to the caller's default server.
+fn target(me: &str, parts: &[String]) -> (String, String) {
+    let mut segs = segments(parts);
+    match (segs.next(), segs.next()) {
+        (None, _) => (me.to_string(), String::new()),
+        (Some(u), None) => (u.to_string(), String::new()),
+        (Some(u), Some(s)) => (u.to_string(), s.to_string()),
     }
 }
 
@@ -207,12 +210,7 @@ pub async fn spawn_pending(
 ) -> Response {
     let (Some(me), Some(caller)) = (hub.cookie_user(&headers), hub.cookie_caller(&headers)) else {
         let mut here = format!("{}spawn-pending/", hub.hub_prefix());
-        let segs: Vec<String> = parts
-            .iter()
-            .flat_map(|p| p.split('/'))
-            .filter(|p| !p.is_empty())
-            .map(quote_name)
-            .collect();
+        let segs: Vec<String> = segments(&parts).map(quote_name).collect();
         here.push_str(&segs.join("/"));
         if let Some(q) = &rq {
             here = format!("{here}?{q}");
