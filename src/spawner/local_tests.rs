@@ -58,6 +58,18 @@ async fn states_without_a_start_time_fall_back_to_the_marker() {
     child.wait().unwrap();
 }
 
+/// `spawn` returns once the child is in `execve`, but the kernel publishes the new
+/// program's environment a moment later: until then `/proc/<pid>/environ` reads empty (the
+/// scanner skips such a process and reads it again next round). CI once scanned in that
+/// moment.
+fn wait_until_exec_done(pid: i32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{pid}/environ")).map_or(true, |e| e.is_empty()) {
+        assert!(std::time::Instant::now() < deadline, "{pid} never finished exec");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn scans_find_our_group_leaders_and_remember_their_markers() {
     use std::os::unix::process::CommandExt;
@@ -77,6 +89,9 @@ fn scans_find_our_group_leaders_and_remember_their_markers() {
     // Servers start as group leaders; a process in another group is not one of them.
     let not_leader = sleep(&cluster, false);
     let other_cluster = sleep("another", true);
+    for c in [&ours, &not_leader, &other_cluster] {
+        wait_until_exec_done(c.id() as i32);
+    }
     let scanner = Scanner::default();
     let found = |s: &Scanner| -> Vec<(i32, u64, String, Option<u16>)> {
         s.scan(&cluster)
