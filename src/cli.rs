@@ -71,6 +71,9 @@ pub struct ServeArgs {
     pub write_timeout_ms: Option<u64>,
     #[arg(long, env = "RAFTHUB_BASE_URL")]
     pub base_url: Option<String>,
+    /// Threads of the proxy's data path (default: one per core; 0: on the hub's runtime).
+    #[arg(long, env = "RAFTHUB_PROXY_IO_THREADS")]
+    pub proxy_io_threads: Option<usize>,
 }
 
 /// How to reach and authenticate to a cluster (shared by `serve` and `cluster`).
@@ -168,6 +171,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.base_url {
             c.hub.base_url = v.clone();
+        }
+        if let Some(v) = self.proxy_io_threads {
+            c.proxy.io_threads = Some(v);
         }
         c.validate()?;
         Ok(c)

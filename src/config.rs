@@ -50,6 +50,9 @@ pub struct ProxySection {
     pub upstream_max_idle_per_host: Option<usize>,
     /// PEM roots `https://` targets are verified against besides the system's (an internal CA).
     pub upstream_ca_file: Option<PathBuf>,
+    /// Threads of the data path, each with its own single-threaded runtime; default one per
+    /// core, 0 serves the public port on the hub's runtime.
+    pub io_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod hub;
 pub mod hub_config;
 pub mod leader;
 pub mod local_cluster;
+mod local_hub;
 pub mod managed_services;
 pub mod proxy_glue;
 pub mod reconcile;

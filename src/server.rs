@@ -8,15 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use http_body_util::BodyExt;
-use hyper::{Request, Response};
-use rafthub_proxy::{LocalHandler, Proxy, ProxyBody, ProxyConfig, RouteApi};
+
+use rafthub_proxy::{LocalHandler, Proxy, ProxyConfig, RouteApi};
 use rafthub_raft::network::serve_http;
 use rafthub_raft::node::{cluster_api, Node, NodeConfig};
 use rafthub_raft::store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::hub::Hub;
@@ -85,61 +83,6 @@ fn local_api_url(api: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, api.port()))
 }
 
-/// Answers the proxy's default route (this replica's hub) in process once the router is set,
-/// sparing each hub request a loopback connection and a second HTTP parse.
-fn local_hub(target: &str, slot: Arc<OnceLock<Router>>) -> LocalHandler {
-    LocalHandler::new(target, move |req: Request<ProxyBody>| {
-        let router = slot.get().cloned();
-        async move {
-            let Some(router) = router else {
-                let mut resp = Response::new(ProxyBody::default());
-                *resp.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
-                return resp;
-            };
-            let resp = match router.oneshot(req.map(axum::body::Body::new)).await {
-                Ok(r) => r,
-                Err(never) => match never {},
-            };
-            resp.map(|b| {
-                SyncBody(std::sync::Mutex::new(b))
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-                    .boxed()
-            })
-        }
-    })
-}
-
-/// The proxy's body type is `Sync`; axum's is not. Polling goes through `Mutex::get_mut`, which
-/// takes no lock (the body has one owner).
-struct SyncBody(std::sync::Mutex<axum::body::Body>);
-
-impl hyper::body::Body for SyncBody {
-    type Data = hyper::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let inner = match self.get_mut().0.get_mut() {
-            Ok(b) => b,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        std::pin::Pin::new(inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0
-            .try_lock()
-            .map(|b| b.is_end_stream())
-            .unwrap_or(false)
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.0.try_lock().map(|b| b.size_hint()).unwrap_or_default()
-    }
-}
-
 fn proxy_config(cfg: &Config, hub: &Hub, local: LocalHandler) -> ProxyConfig {
     let api = local_api_url(cfg.listen.api);
     ProxyConfig {
@@ -155,6 +98,9 @@ fn proxy_config(cfg: &Config, hub: &Hub, local: LocalHandler) -> ProxyConfig {
             _ => None,
         },
         upstream_ca_file: cfg.proxy.upstream_ca_file.clone(),
+        io_threads: cfg.proxy.io_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
         ..ProxyConfig::default()
     }
 }
@@ -243,7 +189,11 @@ pub async fn run(
     let hub_router: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
     let proxy = Proxy::new(
         hub.routes.clone(),
-        proxy_config(&cfg, &hub, local_hub(&api_url, hub_router.clone())),
+        proxy_config(
+            &cfg,
+            &hub,
+            crate::local_hub::local_hub(&api_url, hub.hub_prefix(), hub_router.clone()),
+        ),
     )
     .context("proxy configuration")?;
     let hub = hub.with_proxy(proxy.clone());

@@ -42,6 +42,10 @@ pub struct ProxyConfig {
     pub upstream_ca_file: Option<PathBuf>,
     /// Answers routes marked `"hub": true` in process instead of over TCP.
     pub local_hub: Option<crate::LocalHandler>,
+    /// Data-path threads, each a single-threaded runtime that serves the connections dealt to
+    /// it (see `workers.rs`); 0 serves connections on the caller's runtime. The threads are the
+    /// process's: the first proxy started decides their number.
+    pub io_threads: usize,
 }
 
 impl Default for ProxyConfig {
@@ -61,6 +65,7 @@ impl Default for ProxyConfig {
             tls: None,
             upstream_ca_file: None,
             local_hub: None,
+            io_threads: 0,
         }
     }
 }

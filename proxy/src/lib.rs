@@ -51,6 +51,7 @@ mod tls;
 pub mod trie;
 mod upstream;
 mod websocket;
+mod workers;
 
 pub use activity::{format_iso, parse_iso, ActivityRecord, DEBOUNCE_MS};
 pub use api::{serve_api, InMemoryRouteWriter, RouteApi, RouteWriteError, RouteWriter};

@@ -49,6 +49,7 @@ pub(crate) struct ServerOpts {
     pub builder: auto::Builder<TokioExecutor>,
     pub tls: Option<Arc<TlsReloader>>,
     pub drain: Duration,
+    pub workers: Option<&'static crate::workers::Workers>,
 }
 
 impl ServerOpts {
@@ -73,6 +74,7 @@ impl ServerOpts {
             builder,
             tls,
             drain: cfg.drain_timeout,
+            workers: crate::workers::Workers::get(cfg.io_threads),
         }
     }
 }
@@ -99,8 +101,22 @@ pub(crate) async fn run<H, F>(
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
                     let acceptor = opts.tls.as_ref().map(|t| t.acceptor());
-                    let conn = serve_conn(stream, remote, acceptor, opts.builder.clone(), handler.clone(), stop.clone());
-                    conns.spawn(conn);
+                    let (builder, handler, stop) = (opts.builder.clone(), handler.clone(), stop.clone());
+                    match opts.workers {
+                        None => {
+                            conns.spawn(serve_conn(stream, remote, acceptor, builder, handler, stop));
+                        }
+                        Some(w) => match stream.into_std() {
+                            Ok(std) => {
+                                conns.spawn_on(async move {
+                                    if let Ok(stream) = TcpStream::from_std(std) {
+                                        serve_conn(stream, remote, acceptor, builder, handler, stop).await
+                                    }
+                                }, w.next());
+                            }
+                            Err(e) => tracing::debug!(error = %e, "accepted socket lost"),
+                        },
+                    }
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.

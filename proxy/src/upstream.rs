@@ -94,9 +94,10 @@ impl Upstreams {
         let uri = req.uri().clone();
         let authority = uri.authority().ok_or("upstream URI without authority")?;
         // One pool per scheme and authority: a plain connection never carries an https request.
+        let w = crate::workers::current().unwrap_or(usize::MAX);
         let key = match uri.scheme_str() {
-            Some("https") => format!("https://{authority}"),
-            _ => authority.as_str().to_owned(),
+            Some("https") => format!("https://{authority}#{w}"),
+            _ => format!("{authority}#{w}"),
         };
         // On the wire, HTTP/1.1 requests carry the origin form; Host is already set.
         *req.uri_mut() = match uri.path_and_query() {

@@ -65,7 +65,10 @@ async fn states_without_a_start_time_fall_back_to_the_marker() {
 fn wait_until_exec_done(pid: i32) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while std::fs::read(format!("/proc/{pid}/environ")).map_or(true, |e| e.is_empty()) {
-        assert!(std::time::Instant::now() < deadline, "{pid} never finished exec");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pid} never finished exec"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
