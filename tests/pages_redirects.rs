@@ -146,8 +146,47 @@ async fn browsers_land_where_upstream_sends_them() {
         ),
         // Nor may she start theirs (upstream: 404 too).
         ("/hub/spawn/admin", 404, "No access to resources".into()),
+        // Outside the hub's prefix (no route): to the same path under it, query kept.
+        (
+            "/user/alice/tree?x=1",
+            302,
+            "/hub/user/alice/tree?x=1".into(),
+        ),
     ] {
         check(&mut b, path, status, &fragment).await;
+    }
+    // Other methods are not redirected (a POST would come back as a GET): upstream's
+    // PrefixRedirectHandler meets them with the XSRF check, then with 405.
+    check(&mut b, "/hub/home", 200, "").await;
+    let xsrf = b.xsrf();
+    for (method, path, status, fragment) in [
+        (
+            Method::POST,
+            "/user/alice/api/kernels".to_string(),
+            403,
+            "&#x27;_xsrf&#x27; argument missing from POST",
+        ),
+        (
+            Method::DELETE,
+            "/user/alice/api/kernels/k?_xsrf=forged".into(),
+            403,
+            "XSRF cookie does not match DELETE argument",
+        ),
+        (
+            Method::POST,
+            format!("/user/alice/api/kernels?_xsrf={xsrf}"),
+            405,
+            "",
+        ),
+    ] {
+        let r = b.send(method.clone(), &path, None).await;
+        assert_eq!(r.status.as_u16(), status, "{method} {path}: {}", r.body);
+        assert!(r.location.is_empty(), "{method} {path} redirected");
+        assert!(
+            r.body.contains(fragment),
+            "{method} {path}: {fragment:?} not in {}",
+            r.body
+        );
     }
     // An admin may look at anyone's, and gets a 404 for a user that is not.
     let mut adm = Browser::new(&addr);

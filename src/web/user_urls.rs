@@ -279,9 +279,29 @@ pub async fn spawn_pending(
 
 /// `/user/...` requests that reach the hub (no route): 302 to `{hub}user/...`, once the miss
 /// is confirmed (a lagging replica sends the client back to the route instead).
-pub async fn prefix_redirect(State(hub): State<Hub>, OriginalUri(uri): OriginalUri) -> Response {
+///
+/// Only safe methods are redirected, as upstream's `PrefixRedirectHandler`, which takes no
+/// token: any other method meets the XSRF check first (403, a token does not exempt it) and,
+/// past it, the method it does not have (405). A redirected POST would come back as a GET.
+pub async fn prefix_redirect(
+    State(hub): State<Hub>,
+    method: Method,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     if let Some(r) = crate::api::error::confirm_route_miss(&hub, &uri).await {
         return r;
+    }
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let m = method.as_str().to_ascii_uppercase();
+        let message = match super::session::presented_xsrf(&headers, uri.query()) {
+            None => format!("'_xsrf' argument missing from {m}"),
+            Some(p) if !Page::new(&hub, &headers, None).xsrf_matches(&hub, &p) => {
+                format!("XSRF cookie does not match {m} argument")
+            }
+            Some(_) => return error_page(&hub, StatusCode::METHOD_NOT_ALLOWED, "", None),
+        };
+        return error_page(&hub, StatusCode::FORBIDDEN, &message, None);
     }
     let rest = uri
         .path()
