@@ -178,6 +178,7 @@ async fn browsers_land_where_upstream_sends_them() {
             405,
             "",
         ),
+        (Method::HEAD, "/user/alice/tree".into(), 405, ""),
     ] {
         let r = b.send(method.clone(), &path, None).await;
         assert_eq!(r.status.as_u16(), status, "{method} {path}: {}", r.body);

@@ -280,9 +280,10 @@ pub async fn spawn_pending(
 /// `/user/...` requests that reach the hub (no route): 302 to `{hub}user/...`, once the miss
 /// is confirmed (a lagging replica sends the client back to the route instead).
 ///
-/// Only safe methods are redirected, as upstream's `PrefixRedirectHandler`, which takes no
-/// token: any other method meets the XSRF check first (403, a token does not exempt it) and,
-/// past it, the method it does not have (405). A redirected POST would come back as a GET.
+/// Only GET is redirected, as upstream's `PrefixRedirectHandler`, which takes no token: HEAD
+/// and OPTIONS get 405, any other method meets the XSRF check first (403, a token does not
+/// exempt it) and, past it, the method it does not have (405). A redirected POST would come
+/// back as a GET.
 pub async fn prefix_redirect(
     State(hub): State<Hub>,
     method: Method,
@@ -292,7 +293,10 @@ pub async fn prefix_redirect(
     if let Some(r) = crate::api::error::confirm_route_miss(&hub, &uri).await {
         return r;
     }
-    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(method, Method::HEAD | Method::OPTIONS) {
+        return error_page(&hub, StatusCode::METHOD_NOT_ALLOWED, "", None);
+    }
+    if method != Method::GET {
         let m = method.as_str().to_ascii_uppercase();
         let message = match super::session::presented_xsrf(&headers, uri.query()) {
             None => format!("'_xsrf' argument missing from {m}"),
