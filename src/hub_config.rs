@@ -48,6 +48,9 @@ pub struct HubConfig {
     pub hub_connect_url: Option<String>,
     /// Extra scopes servers' OAuth clients may grant (`Spawner.oauth_client_allowed_scopes`).
     pub oauth_client_allowed_scopes: Vec<String>,
+    /// Image served at `{hub}logo` (`JupyterHub.logo_file`; single-user pages show it).
+    /// Default: rafthub's own.
+    pub logo_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +131,7 @@ impl Default for HubConfig {
             authenticate_prometheus: true,
             hub_connect_url: None,
             oauth_client_allowed_scopes: Vec::new(),
+            logo_file: None,
         }
     }
 }

@@ -302,3 +302,40 @@ async fn a_base_url_without_its_slash_leads_to_the_hub() {
     }
     hubs.shutdown().await;
 }
+
+/// `{hub}logo` (single-user pages link to it): rafthub's own by default, else the configured
+/// `logo_file` with its type, and 404 when that file is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_logo_is_served_as_upstream_serves_logo_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("logo.png");
+    let bytes = b"\x89PNG\r\n\x1a\nnot really";
+    std::fs::write(&png, bytes).unwrap();
+    let get = |addr: String| async move {
+        let r = reqwest::get(format!("http://{addr}/hub/logo"))
+            .await
+            .unwrap();
+        let ty = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status().as_u16(), ty, r.bytes().await.unwrap().to_vec())
+    };
+    let default = Hubs::start_with(1, |_| {}).await;
+    let (status, ty, body) = get(default.nodes[0].cfg.listen.api.to_string()).await;
+    assert_eq!((status, ty.as_str()), (200, "image/svg+xml"));
+    assert!(body.starts_with(b"<svg"));
+    default.shutdown().await;
+
+    let file = png.clone();
+    let own = Hubs::start_with(1, move |cfg| cfg.hub.logo_file = Some(file.clone())).await;
+    let addr = own.nodes[0].cfg.listen.api.to_string();
+    assert_eq!(
+        get(addr.clone()).await,
+        (200, "image/png".into(), bytes.to_vec())
+    );
+    std::fs::remove_file(&png).unwrap();
+    assert_eq!(get(addr).await.0, 404);
+    own.shutdown().await;
+}

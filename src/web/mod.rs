@@ -72,6 +72,7 @@ pub fn router(hub: Hub) -> Router {
         .route(&format!("{h}error/{{code}}"), get(pages::error_code))
         .route(&format!("{h}security/csp-report"), post(pages::csp_report))
         .route(&format!("{h}static/{{file}}"), get(pages::static_file))
+        .route(&format!("{h}logo"), get(pages::logo))
         .route(
             &format!("{h}spawn"),
             get(user_urls::spawn).post(spawn_form::spawn_submit),

@@ -201,6 +201,49 @@ pub async fn static_file(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
+/// `{hub}logo`, which single-user pages link to (upstream's `LogoHandler`): the configured
+/// `logo_file`, or rafthub's own; 404 when the configured file cannot be read.
+pub async fn logo(State(hub): State<Hub>) -> Response {
+    let Some(path) = hub.cfg.logo_file.clone() else {
+        return (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "max-age=3600"),
+            ],
+            templates::LOGO_SVG,
+        )
+            .into_response();
+    };
+    let ty = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    };
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, ty),
+                (header::CACHE_CONTROL, "max-age=3600"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "logo_file cannot be read");
+            error_page(&hub, StatusCode::NOT_FOUND, "", None)
+        }
+    }
+}
+
 /// `{base}` → `{hub}`; `{hub}` → where a login would go ([`default_next`]), or the login.
 pub async fn root(State(hub): State<Hub>, headers: HeaderMap) -> Response {
     let Some(u) = hub.cookie_user(&headers) else {

@@ -32,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 pub const STYLE_CSS: &str = include_str!("static/style.css");
+pub const LOGO_SVG: &str = include_str!("static/logo.svg");
 pub const APP_JS: &str = include_str!("static/app.js");
 
 pub fn env() -> &'static Environment<'static> {
