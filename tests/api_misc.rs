@@ -4,7 +4,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::json;
-use support::{check_error, check_status, Hubs};
+use support::{check_error, check_status, Hubs, ADMIN_TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t10_groups_members_properties_and_group_scopes() {
@@ -193,6 +193,23 @@ async fn t12_info_health_readiness_proxy_and_shutdown() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // HEAD elsewhere in the API: upstream's handlers have none (405, JSON); the health
+    // checks do.
+    for (path, status) in [
+        ("/hub/api/health", 200),
+        ("/hub/api/users", 405),
+        ("/hub/api/info", 405),
+        ("/hub/api/nope", 405),
+    ] {
+        let r = h
+            .http
+            .head(format!("http://{}{path}", h.nodes[2].cfg.listen.api))
+            .header("Authorization", format!("token {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "HEAD {path}");
+    }
     let ready = h
         .http
         .get(format!("http://{}/hub/readyz", h.nodes[2].cfg.listen.api))

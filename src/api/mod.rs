@@ -420,6 +420,19 @@ async fn edge(
         hub.csp.apply(&mut res);
         return res;
     }
+    // Upstream's API handlers have no `head` (Tornado answers 405); only the health check
+    // has one. axum would answer HEAD with the GET handler.
+    if req.method() == Method::HEAD {
+        let api = format!("{}api/", hub.hub_prefix());
+        let path = req.uri().path();
+        if path.starts_with(&api) && path.trim_end_matches('/') != format!("{api}health") {
+            let mut res = conventions(
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response(),
+            );
+            hub.csp.apply(&mut res);
+            return res;
+        }
+    }
     let res = match catch_up_login(&hub, req.headers()).await {
         Some(refused) => refused,
         None => match api_cookie_refusal(&hub, &req) {
