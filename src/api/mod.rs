@@ -408,39 +408,38 @@ async fn edge(
     next: axum::middleware::Next,
 ) -> Response {
     use crate::web::session::{api_cookie_refusal, catch_up_login};
-    // Upstream's `APIHandler.options`: any API URL answers a CORS preflight with an empty
-    // 200 (the allowed headers ride on every response, below), without authentication.
-    if req.method() == Method::OPTIONS
-        && req
-            .uri()
-            .path()
-            .starts_with(&format!("{}api/", hub.hub_prefix()))
-    {
-        let mut res = conventions(StatusCode::OK.into_response());
-        hub.csp.apply(&mut res);
-        return res;
-    }
-    // Upstream's API handlers have no `head` (Tornado answers 405); only the health check
-    // has one. axum would answer HEAD with the GET handler.
-    if req.method() == Method::HEAD {
-        let api = format!("{}api/", hub.hub_prefix());
-        let path = req.uri().path();
-        if path.starts_with(&api) && path.trim_end_matches('/') != format!("{api}health") {
-            let mut res = conventions(
-                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response(),
-            );
-            hub.csp.apply(&mut res);
-            return res;
+    let early = match *req.method() {
+        Method::OPTIONS | Method::HEAD => {
+            method_answer(&hub.hub_prefix(), req.method(), req.uri().path())
         }
-    }
-    let res = match catch_up_login(&hub, req.headers()).await {
-        Some(refused) => refused,
-        None => match api_cookie_refusal(&hub, &req) {
+        _ => None,
+    };
+    let res = match early {
+        Some(answer) => answer,
+        None => match catch_up_login(&hub, req.headers()).await {
             Some(refused) => refused,
-            None => next.run(req).await,
+            None => match api_cookie_refusal(&hub, &req) {
+                Some(refused) => refused,
+                None => next.run(req).await,
+            },
         },
     };
     let mut res = conventions(res);
     hub.csp.apply(&mut res);
     res
+}
+
+/// What upstream's Tornado handlers answer to OPTIONS and HEAD on an API URL, before any
+/// authentication: `APIHandler.options` is an empty 200 for any API URL (a CORS preflight;
+/// the allowed headers ride on every response); HEAD is 405 except on the health check, the
+/// only API handler with a `head` (axum would answer HEAD with the GET handler).
+fn method_answer(hub_prefix: &str, method: &Method, path: &str) -> Option<Response> {
+    let rest = path.strip_prefix(hub_prefix)?.strip_prefix("api/")?;
+    match *method {
+        Method::OPTIONS => Some(StatusCode::OK.into_response()),
+        Method::HEAD if rest.trim_end_matches('/') != "health" => Some(
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response(),
+        ),
+        _ => None,
+    }
 }
