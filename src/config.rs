@@ -31,6 +31,9 @@ pub struct Config {
     pub auth: crate::web::authenticator::AuthConfig,
 }
 
+/// More data-path threads than this is a mistake, not a tuning (each is an OS thread).
+const MAX_IO_THREADS: usize = 256;
+
 /// `[proxy]`: the embedded proxy on the public port.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -284,6 +287,12 @@ impl Config {
             .validate()
             .map_err(|m| invalid("spawner", &m))?;
         self.auth.validate().map_err(|m| invalid("auth.kind", &m))?;
+        if self.proxy.io_threads.is_some_and(|n| n > MAX_IO_THREADS) {
+            return Err(invalid(
+                "proxy.io_threads",
+                &format!("at most {MAX_IO_THREADS} (one per core is the default)"),
+            ));
+        }
         if self.proxy.tls_cert.is_some() != self.proxy.tls_key.is_some() {
             return Err(invalid(
                 "proxy.tls_cert",

@@ -40,6 +40,8 @@ fn bad_configs_are_rejected_with_the_key_named() {
         "at least 16",
     );
     check_err("[hub]\nbase_url = \"hub\"", "hub.base_url");
+    check_err("[proxy]\nio_threads = -1", "io_threads");
+    check_err("[proxy]\nio_threads = 100000", "proxy.io_threads");
     check_err(
         "[cluster]\npeers = [{id = 1, cluster = \"nohost\"}]",
         "has no port",
