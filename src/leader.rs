@@ -262,7 +262,9 @@ async fn run_duties(hub: &Hub, with_routes: bool) {
 
 /// Runs the duties whenever this replica becomes leader, then every [`PERIOD`].
 pub async fn run(hub: Hub) {
-    let mut metrics = hub.node.raft().metrics();
+    // Server metrics change with the role and the leader only (the full metrics after every
+    // batch of writes); the cluster config, set once at bootstrap, is caught by the timeout.
+    let mut metrics = hub.node.raft().server_metrics();
     let mut was_leader = false;
     let mut last = tokio::time::Instant::now();
     let mut rounds: u64 = 0;

@@ -162,7 +162,8 @@ async fn supervise(hub: Hub, svc: ServiceConfig, hub_api_url: String) {
             }
         };
         tracing::info!(service = %svc.name, "managed service started");
-        let mut metrics = hub.node.raft().metrics();
+        // Role changes only; the full metrics change after every batch of writes.
+        let mut metrics = hub.node.raft().server_metrics();
         let started = tokio::time::Instant::now();
         loop {
             tokio::select! {

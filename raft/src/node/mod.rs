@@ -184,7 +184,9 @@ impl Node {
     }
 
     pub fn current_leader(&self) -> Option<NodeId> {
-        self.raft.metrics().borrow().current_leader
+        // The server metrics change only with the vote, role, leader or membership; the full
+        // metrics are rewritten after every batch, so their lock is the contended one.
+        self.raft.server_metrics().borrow().current_leader
     }
 
     pub fn is_leader(&self) -> bool {
