@@ -53,6 +53,8 @@ pub struct HubParts {
     /// `Content-Security-Policy` of pages and of API responses, as upstream's handlers set
     /// them (no framing, violations reported to `{hub}security/csp-report`); built once.
     pub csp: Arc<Csp>,
+    /// The page templates: built-in, plus `[hub] template_paths`.
+    pub templates: Arc<crate::web::templates::Templates>,
 }
 
 /// The two `Content-Security-Policy` values the hub answers with.
@@ -91,7 +93,7 @@ impl Csp {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("invalid custom scopes: {0}")]
+#[error("{0}")]
 pub struct HubError(String);
 
 /// The scope registry: built-in scopes plus the configured `custom:` ones.
@@ -109,15 +111,19 @@ pub fn registry(cfg: &HubConfig) -> Result<ScopeRegistry, HubError> {
             )
         })
         .collect();
-    ScopeRegistry::with_custom(custom).map_err(|e| HubError(e.to_string()))
+    ScopeRegistry::with_custom(custom).map_err(|e| HubError(format!("invalid custom scopes: {e}")))
 }
 
 impl Hub {
     pub fn new(node: Arc<Node>, cfg: HubConfig) -> Result<Hub, HubError> {
         let reg = registry(&cfg)?;
         let csp = Arc::new(Csp::new(&cfg.hub_prefix()));
+        let templates =
+            crate::web::templates::Templates::load(&cfg.template_paths, &cfg.hub_prefix())
+                .map_err(|e| HubError(e.to_string()))?;
         Ok(Hub(Arc::new(HubParts {
             csp,
+            templates: Arc::new(templates),
             node,
             cfg: Arc::new(cfg),
             authz: Arc::new(Authz::new(reg)),

@@ -51,6 +51,13 @@ pub struct HubConfig {
     /// Image served at `{hub}logo` (`JupyterHub.logo_file`; single-user pages show it).
     /// Default: rafthub's own.
     pub logo_file: Option<PathBuf>,
+    /// Directories of page templates searched before the built-in ones
+    /// (`JupyterHub.template_paths`): a file named like a built-in page replaces it, and the
+    /// built-ins stay reachable as `templates/<name>` (`templates/page.html` is the layout).
+    pub template_paths: Vec<PathBuf>,
+    /// Extra variables for every page template (`JupyterHub.template_vars`), e.g.
+    /// `announcement` or `announcement_login` (HTML shown at the top of the pages).
+    pub template_vars: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +139,8 @@ impl Default for HubConfig {
             hub_connect_url: None,
             oauth_client_allowed_scopes: Vec::new(),
             logo_file: None,
+            template_paths: Vec::new(),
+            template_vars: BTreeMap::new(),
         }
     }
 }

@@ -506,6 +506,10 @@ fn every_option_on() {
         "{grafana}"
     );
     assert_eq!(cfg["hub"]["redirect_to_server"].as_bool(), Some(false));
+    assert_eq!(
+        cfg["hub"]["template_vars"]["announcement_login"].as_str(),
+        Some("Welcome")
+    );
     let culler = services
         .iter()
         .find(|s| s["name"].as_str() == Some("jupyterhub-idle-culler"))

@@ -41,7 +41,7 @@ pub async fn login_page(
         page,
         "login.html",
         StatusCode::OK,
-        context! { next => next.unwrap_or_default(), username => "", error => "", signup => hub.auth.signup_allowed(), login_url => hub.auth.login_url() },
+        context! { next => next.unwrap_or_default(), username => "", error => "", signup => hub.auth.signup_allowed(), authenticator_login_url => hub.auth.login_url() },
     )
 }
 
@@ -92,7 +92,7 @@ pub async fn login_submit(
             page.clone(),
             "login.html",
             StatusCode::FORBIDDEN,
-            context! { next => next.clone(), username => username.clone(), error => msg, signup => hub.auth.signup_allowed(), login_url => hub.auth.login_url() },
+            context! { next => next.clone(), username => username.clone(), error => msg, signup => hub.auth.signup_allowed(), authenticator_login_url => hub.auth.login_url() },
         )
     };
     if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {

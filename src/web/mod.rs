@@ -11,7 +11,7 @@ pub mod oauth;
 pub mod pages;
 pub mod session;
 mod spawn_form;
-mod templates;
+pub mod templates;
 mod user_urls;
 
 use axum::http::{HeaderName, HeaderValue};

@@ -91,19 +91,35 @@ impl Page {
     }
 }
 
-/// Renders a template with the base context.
+/// Renders a template with the base context: upstream's names (`base_url` is the hub's
+/// prefix, `prefix` the whole hub's, `user` has `name` and `admin`, `login_url`,
+/// `logout_url`, `static_url()`), then `[hub] template_vars`, which the page's own context
+/// overrides, as upstream's `render_template`. `announcement_<page>` (login, home, spawn,
+/// logout) takes the place of `announcement` on its page.
 pub fn render(hub: &Hub, page: Page, template: &str, status: StatusCode, ctx: Ctx) -> Response {
+    let hub_prefix = hub.hub_prefix();
+    let page_name = template.trim_end_matches(".html");
+    let announcement =
+        templates::announcement(&hub.cfg.template_vars, page_name).map(Ctx::from_serialize);
+    let xsrf = page.xsrf(hub);
     let base = context! {
-        hub_prefix => hub.hub_prefix(),
-        base_url => hub.cfg.base_url.clone(),
-        xsrf => page.xsrf(hub),
-        user => page.user.as_ref().map(|u| u.name.clone()),
+        hub_prefix => hub_prefix.clone(),
+        base_url => hub_prefix.clone(),
+        prefix => hub.cfg.base_url.clone(),
+        login_url => format!("{hub_prefix}login"),
+        logout_url => format!("{hub_prefix}logout"),
+        xsrf_token => xsrf.clone(),
+        xsrf => xsrf,
+        user => page.user.as_ref().map(|u| context! { name => u.name.clone(), admin => u.admin }),
         admin => page.user.as_ref().is_some_and(|u| u.admin),
-        title => template.trim_end_matches(".html").replace('_', " "),
+        title => page_name.replace('_', " "),
+        announcement => announcement,
     };
-    let html = templates::env()
-        .get_template(template)
-        .and_then(|t| t.render(context! { ..ctx, ..base }));
+    let vars = Ctx::from_serialize(&hub.cfg.template_vars);
+    let html = hub
+        .templates
+        .get(template)
+        .and_then(|t| t.render(context! { ..ctx, ..base, ..vars }));
     let mut res = match html {
         Ok(h) => (
             status,

@@ -152,7 +152,7 @@ fn the_template_renders_profiles_and_selects() {
     let k = kube();
     let env = super::super::templates::env();
     let html = env
-        .get_template("spawn.html")
+        .get("spawn.html")
         .unwrap()
         .render(context! {
             hub_prefix => "/hub/", xsrf => "tok", action => "/hub/spawn?next=%2Fx",
@@ -233,7 +233,7 @@ fn the_form_offers_other_and_restores_the_typed_value() {
     let k = with_free_text();
     let render = |saved: Value| {
         super::super::templates::env()
-            .get_template("spawn.html")
+            .get("spawn.html")
             .unwrap()
             .render(context! {
                 hub_prefix => "/hub/", xsrf => "tok", action => "/hub/spawn",

@@ -21,7 +21,7 @@ Secrets never appear here: the config names files mounted from the chart's Secre
 {{- /* [hub], [[hub.services]], [[hub.roles]] */}}
 {{- $h := $v.hub }}
 {{- $hub := dict "base_url" $h.baseUrl "hub_connect_url" (include "rafthub.hubConnectUrl" .) "admin_users" ($h.adminUsers | default list) "allow_named_servers" $h.allowNamedServers }}
-{{- range $key, $val := dict "public_url" $h.publicUrl "concurrent_spawn_limit" $h.concurrentSpawnLimit "active_server_limit" $h.activeServerLimit "named_server_limit_per_user" $h.namedServerLimitPerUser "authenticate_prometheus" $h.authenticatePrometheus "activity_flush_ms" $h.activityFlushMs "api_page_max_limit" $h.apiPageMaxLimit "redirect_to_server" $h.redirectToServer }}
+{{- range $key, $val := dict "public_url" $h.publicUrl "concurrent_spawn_limit" $h.concurrentSpawnLimit "active_server_limit" $h.activeServerLimit "named_server_limit_per_user" $h.namedServerLimitPerUser "authenticate_prometheus" $h.authenticatePrometheus "activity_flush_ms" $h.activityFlushMs "api_page_max_limit" $h.apiPageMaxLimit "redirect_to_server" $h.redirectToServer "template_paths" $h.templatePaths "template_vars" $h.templateVars }}
 {{- if not (kindIs "invalid" $val) }}{{ $_ := set $hub $key $val }}{{ end }}
 {{- end }}
 {{- $services := list }}
