@@ -136,13 +136,18 @@ pub fn clear(name: &str, path: &str) -> HeaderValue {
 
 /// The XSRF token of a session: an HMAC of the session id, so it cannot be forged without the
 /// cookie secret and is the same on every replica.
-pub fn xsrf_token(secret: &[u8], session_id: &str) -> String {
-    mac(secret, format!("xsrf:{session_id}").as_bytes())[..32].to_string()
+/// The XSRF token of a browser session and of who is logged in there (the login cookie's
+/// id; empty before login), as upstream's `session_id:user` token id: a token a cross-site
+/// attacker obtained for their own session (and tossed into the victim's browser together
+/// with that session's cookie) does not pass once the victim's login cookie is present, and
+/// the token changes at login.
+pub fn xsrf_token(secret: &[u8], session_id: &str, login_id: &str) -> String {
+    mac(secret, format!("xsrf:{session_id}:{login_id}").as_bytes())[..32].to_string()
 }
 
-pub fn xsrf_ok(secret: &[u8], session_id: &str, presented: &str) -> bool {
+pub fn xsrf_ok(secret: &[u8], session_id: &str, login_id: &str, presented: &str) -> bool {
     bool::from(
-        xsrf_token(secret, session_id)
+        xsrf_token(secret, session_id, login_id)
             .as_bytes()
             .ct_eq(presented.as_bytes()),
     )

@@ -69,7 +69,7 @@ fn logged_in(hub: &Hub, page: &Page, cookie_id: &str, next: &str) -> Response {
             Some(age),
         ),
     );
-    page.set_session_cookies(hub, h);
+    page.after_login(cookie_id).set_session_cookies(hub, h);
     res
 }
 

@@ -20,6 +20,8 @@ pub struct Page {
     pub session_id: String,
     new_session: bool,
     pub user: Option<CookieUser>,
+    /// Who the XSRF token is bound to: the login cookie's id, empty before login.
+    login_id: String,
     /// Its cookies get `Secure` ([`cookies::secure`]).
     secure: bool,
 }
@@ -28,17 +30,23 @@ impl Page {
     pub fn new(hub: &Hub, headers: &HeaderMap, user: Option<CookieUser>) -> Page {
         let user = user.or_else(|| hub.cookie_user(headers));
         let secure = cookies::secure(hub.cfg.public_url.as_deref(), headers);
+        let login_id = user
+            .as_ref()
+            .map(|u| u.login_id.clone())
+            .unwrap_or_default();
         match cookies::get(headers, SESSION_COOKIE).filter(|s| !s.is_empty() && s.len() <= 64) {
             Some(s) => Page {
                 session_id: s.to_string(),
                 new_session: false,
                 user,
+                login_id,
                 secure,
             },
             None => Page {
                 session_id: secrets::new_token(),
                 new_session: true,
                 user,
+                login_id,
                 secure,
             },
         }
@@ -50,7 +58,7 @@ impl Page {
 
     pub fn xsrf(&self, hub: &Hub) -> String {
         hub.cookie_secret()
-            .map(|k| cookies::xsrf_token(&k, &self.session_id))
+            .map(|k| cookies::xsrf_token(&k, &self.session_id, &self.login_id))
             .unwrap_or_default()
     }
 
@@ -58,7 +66,20 @@ impl Page {
         !self.new_session
             && hub
                 .cookie_secret()
-                .is_some_and(|k| cookies::xsrf_ok(&k, &self.session_id, presented))
+                .is_some_and(|k| cookies::xsrf_ok(&k, &self.session_id, &self.login_id, presented))
+    }
+
+    /// The page state right after a login with login cookie id `login_id`: a new browser
+    /// session (upstream sets the session id at login), so a session id (and XSRF token)
+    /// planted before the login is worth nothing after it.
+    pub fn after_login(&self, login_id: &str) -> Page {
+        Page {
+            session_id: secrets::new_token(),
+            new_session: true,
+            user: None,
+            login_id: login_id.to_string(),
+            secure: self.secure,
+        }
     }
 
     /// Sets the session id and XSRF cookies when this request started the session.
@@ -143,6 +164,7 @@ pub fn error_page(hub: &Hub, status: StatusCode, message: &str, _user: Option<&s
         session_id: String::new(),
         new_session: false,
         user: None,
+        login_id: String::new(),
         secure: false,
     };
     let mut res = render(

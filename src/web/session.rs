@@ -15,6 +15,8 @@ pub struct CookieUser {
     pub name: String,
     pub admin: bool,
     pub session_id: Option<String>,
+    /// The id in the login cookie (the user's `cookie_id`); the XSRF token is bound to it.
+    pub login_id: String,
 }
 
 impl Hub {
@@ -35,6 +37,7 @@ impl Hub {
             name: u.name.clone(),
             admin: u.admin,
             session_id: cookies::get(headers, SESSION_COOKIE).map(str::to_string),
+            login_id: cookie_id,
         })
     }
 
@@ -115,52 +118,62 @@ pub fn form_xsrf_refusal(
     None
 }
 
-/// Whether a cookie-authenticated request passes XSRF protection: safe navigations (GET,
-/// HEAD, OPTIONS) pass; everything else must present the session's token.
-pub fn xsrf_passes(
-    hub: &Hub,
-    method: &Method,
-    headers: &HeaderMap,
-    presented: Option<&str>,
-    session_id: Option<&str>,
-) -> bool {
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
-    let (Some(secret), Some(sid), Some(p)) = (hub.cookie_secret(), session_id, presented) else {
-        return false;
-    };
-    let _ = headers;
-    cookies::xsrf_ok(&secret, sid, p)
+/// Whether a cookie-authenticated request must present the XSRF token (upstream's
+/// `_needs_check_xsrf`): page views and other navigations that only read, websockets, and
+/// same-origin `no-cors` reads (images) need not; everything else does, including a read
+/// that a script of another site makes (`Sec-Fetch-Mode: cors`, or `no-cors` cross-site),
+/// so such a script cannot read the API with the user's cookie. Browsers that send no
+/// `Sec-Fetch-*` headers are treated as navigations, as upstream does.
+pub fn needs_xsrf(method: &Method, fetch_mode: Option<&str>, fetch_site: Option<&str>) -> bool {
+    let read_only = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let mode = fetch_mode.unwrap_or("unspecified");
+    let exempt = mode == "websocket"
+        || (read_only && matches!(mode, "navigate" | "unspecified"))
+        || (read_only && mode == "no-cors" && fetch_site == Some("same-origin"));
+    !exempt
 }
 
-/// Guards the REST API for cookie-authenticated writes (contract §2.3): a request without
-/// `Authorization` that carries the login cookie and is not a safe method must present the
-/// session's XSRF token and a JSON (or empty) content type. Token requests are exempt.
-/// `Some(403 answer)` when the request must be refused.
+/// Guards the REST API for cookie-authenticated requests (contract §2.3): a request without
+/// `Authorization` that carries the login cookie and [`needs_xsrf`] must present the
+/// session's XSRF token, and a write a JSON (or empty) content type. Token requests are
+/// exempt. `Some(403 answer)` when the request must be refused.
 pub fn api_cookie_refusal(
     hub: &Hub,
     req: &axum::extract::Request,
 ) -> Option<axum::response::Response> {
     use axum::response::IntoResponse;
     let h = req.headers();
+    let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
     if h.contains_key(axum::http::header::AUTHORIZATION)
-        || matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || cookies::get(h, LOGIN_COOKIE).is_none()
+        || !needs_xsrf(
+            req.method(),
+            header("sec-fetch-mode"),
+            header("sec-fetch-site"),
+        )
     {
         return None;
     }
-    let ct_ok = h
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.is_empty() || v.starts_with("application/json"));
-    let presented = presented_xsrf(h, req.uri().query());
+    let read_only = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let ct_ok = read_only
+        || header("content-type").is_none_or(|v| v.is_empty() || v.starts_with("application/json"));
+    let method = req.method().as_str().to_ascii_uppercase();
+    let refuse = |m: String| {
+        Some(crate::api::ApiError::new(axum::http::StatusCode::FORBIDDEN, m).into_response())
+    };
+    let Some(presented) = presented_xsrf(h, req.uri().query()).filter(|p| !p.is_empty()) else {
+        return refuse(format!("'_xsrf' argument missing from {method}"));
+    };
+    let login_id = hub.cookie_user(h).map(|u| u.login_id).unwrap_or_default();
     let sid = cookies::get(h, SESSION_COOKIE);
-    if ct_ok && xsrf_passes(hub, req.method(), h, presented.as_deref(), sid) {
-        return None;
+    let matches = match (hub.cookie_secret(), sid) {
+        (Some(secret), Some(sid)) => cookies::xsrf_ok(&secret, sid, &login_id, &presented),
+        _ => false,
+    };
+    if !matches || !ct_ok {
+        return refuse(format!("XSRF cookie does not match {method} argument"));
     }
-    let m = format!("'_xsrf' argument missing from {}", req.method());
-    Some(crate::api::ApiError::new(axum::http::StatusCode::FORBIDDEN, m).into_response())
+    None
 }
 
 /// Read-your-login across replicas: a login cookie this cluster signed, for a session this
@@ -195,5 +208,35 @@ pub async fn login_catch_up(
     match catch_up_login(&hub, req.headers()).await {
         Some(refused) => refused,
         None => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod xsrf_tests {
+    use axum::http::Method;
+
+    #[test]
+    fn needs_xsrf_follows_upstreams_table() {
+        // (method, Sec-Fetch-Mode, Sec-Fetch-Site, needs the token)
+        let cases: &[(Method, Option<&str>, Option<&str>, bool)] = &[
+            (Method::GET, None, None, false),
+            (Method::GET, Some("navigate"), Some("cross-site"), false),
+            (Method::HEAD, Some("navigate"), None, false),
+            (Method::GET, Some("no-cors"), Some("same-origin"), false),
+            (Method::GET, Some("websocket"), Some("cross-site"), false),
+            (Method::GET, Some("no-cors"), Some("cross-site"), true),
+            (Method::GET, Some("cors"), Some("same-origin"), true),
+            (Method::GET, Some("cors"), Some("cross-site"), true),
+            (Method::POST, None, None, true),
+            (Method::POST, Some("navigate"), Some("same-origin"), true),
+            (Method::DELETE, Some("no-cors"), Some("same-origin"), true),
+        ];
+        for (m, mode, site, want) in cases {
+            assert_eq!(
+                super::needs_xsrf(m, *mode, *site),
+                *want,
+                "{m} {mode:?} {site:?}"
+            );
+        }
     }
 }

@@ -38,7 +38,21 @@ impl Browser {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Reply {
+        self.send_with(method, path, form, &[]).await
+    }
+
+    /// [`Browser::send`] with extra request headers (`X-XSRFToken`, `Sec-Fetch-*`).
+    pub async fn send_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
         let jar: Vec<String> = self
             .cookies
             .iter()
