@@ -148,6 +148,11 @@ async fn t11_services_runtime_and_config() {
         .await;
     check_status(&me, 200);
     assert_eq!(me.1["kind"], "service");
+    // Upstream's whoami model of a service comes from its database row: no url, info or
+    // display there (GET /services has them).
+    for k in ["url", "info", "display"] {
+        assert!(me.1[k].is_null(), "{k}: {}", me.1);
+    }
     check_error(
         &h.call(
             0,
@@ -209,6 +214,12 @@ async fn t12_info_health_readiness_proxy_and_shutdown() {
             .await
             .unwrap();
         assert_eq!(r.status(), status, "HEAD {path}");
+    }
+    // A method an endpoint does not have: Tornado's bare 405.
+    for (m, path) in [(Method::PUT, "/users"), (Method::DELETE, "/groups")] {
+        let r = h.call(0, m.clone(), path, None).await;
+        check_status(&r, 405);
+        assert_eq!(r.1, json!({"status": 405, "message": null}), "{m} {path}");
     }
     let ready = h
         .http

@@ -85,6 +85,16 @@ pub async fn whoami(State(hub): State<Hub>, headers: HeaderMap) -> Result<Respon
         ModelOwner::Service(n) => st.service(n).map(|s| view.service_model(s)),
     }
     .ok_or_else(|| ApiError::bare(StatusCode::FORBIDDEN))?;
+    if matches!(caller.owner, ModelOwner::Service(_)) {
+        // Upstream builds this model from the service's database row, which has no url,
+        // info or display columns (they live on the configured service object): null here,
+        // unlike GET /services.
+        for k in ["url", "info", "display"] {
+            if let Some(v) = model.get_mut(k) {
+                *v = Value::Null;
+            }
+        }
+    }
     if model.contains_key("admin") {
         // whoami reports the real admin flag, also for services (unlike GET /services).
         model.insert("admin".into(), json!(caller.admin));

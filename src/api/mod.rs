@@ -65,7 +65,12 @@ fn conventions(res: Response) -> Response {
             res
         } else {
             let status = res.status();
-            ApiError::new(status, status.canonical_reason().unwrap_or("Error")).into_response()
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                // Tornado's 405 carries no message: `{"status": 405, "message": null}`.
+                ApiError::bare(status).into_response()
+            } else {
+                ApiError::new(status, status.canonical_reason().unwrap_or("Error")).into_response()
+            }
         }
     } else {
         res
@@ -437,9 +442,9 @@ fn method_answer(hub_prefix: &str, method: &Method, path: &str) -> Option<Respon
     let rest = path.strip_prefix(hub_prefix)?.strip_prefix("api/")?;
     match *method {
         Method::OPTIONS => Some(StatusCode::OK.into_response()),
-        Method::HEAD if rest.trim_end_matches('/') != "health" => Some(
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response(),
-        ),
+        Method::HEAD if rest.trim_end_matches('/') != "health" => {
+            Some(ApiError::bare(StatusCode::METHOD_NOT_ALLOWED).into_response())
+        }
         _ => None,
     }
 }

@@ -76,7 +76,9 @@ fn py_abs_int(s: &str) -> Option<usize> {
     )
 }
 
-/// Whether the client asked for the pagination envelope.
+/// Whether the client asked for the pagination envelope: one of the comma-separated media
+/// types, case-insensitively and without parameters, is upstream's (its
+/// `accepts_pagination`; a `;q=` parameter makes it another type there too).
 pub fn accepts_pagination(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
@@ -84,7 +86,8 @@ pub fn accepts_pagination(headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|a| {
-            a.split(';').next().unwrap_or("").trim() == "application/jupyterhub-pagination+json"
+            a.trim()
+                .eq_ignore_ascii_case("application/jupyterhub-pagination+json")
         })
 }
 
@@ -315,6 +318,16 @@ mod tests {
         );
         let p = page(&Query::default(), &h, 50, 200).expect("page");
         assert_eq!((p.limit, p.envelope), (50, true));
+        // As upstream's `accepts_pagination`: case-insensitive, parameters make it another type.
+        for (accept, envelope) in [
+            ("Application/JupyterHub-Pagination+JSON", true),
+            ("application/jupyterhub-pagination+json;q=0.9", false),
+            ("application/json", false),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT, accept.parse().unwrap());
+            assert_eq!(accepts_pagination(&h), envelope, "{accept}");
+        }
     }
 
     #[test]
