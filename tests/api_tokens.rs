@@ -337,3 +337,78 @@ async fn t12_activity_is_validated_then_replicated_in_batches() {
     }
     h.shutdown().await;
 }
+
+/// `POST /users/{name}/tokens` with no token or cookie: upstream logs the request in with the
+/// body's `auth` through the authenticator (the REST API docs' way to get a first token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t13_a_token_can_be_requested_with_username_and_password() {
+    let h = Hubs::start_with(1, |cfg| {
+        cfg.auth.kind = "dummy".into();
+        cfg.auth.dummy_password = Some("letmein".into());
+    })
+    .await;
+    for name in ["alice", "bob"] {
+        check_status(
+            &h.call(0, Method::POST, &format!("/users/{name}"), None)
+                .await,
+            201,
+        );
+    }
+    let api = format!("http://{}/hub/api", h.nodes[0].cfg.listen.api);
+    let post = |user: &str, body: serde_json::Value| {
+        h.http
+            .post(format!("{api}/users/{user}/tokens"))
+            .json(&body)
+            .send()
+    };
+    let ok = json!({"auth": {"username": "alice", "password": "letmein"}});
+    let r = post("alice", ok.clone()).await.unwrap();
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["note"], "Requested via api", "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    let me: serde_json::Value = h
+        .http
+        .get(format!("{api}/user"))
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "alice", "{me}");
+    // (user in the path, body, status, message)
+    let refused: &[(&str, serde_json::Value, u16, Option<&str>)] = &[
+        (
+            "bob",
+            ok.clone(),
+            403,
+            Some("User bob not found or no permissions to generate tokens"),
+        ),
+        (
+            "alice",
+            json!({"auth": {"username": "alice", "password": "wrong"}}),
+            403,
+            None,
+        ),
+        (
+            "zed",
+            json!({"auth": {"username": "zed", "password": "letmein"}}),
+            403,
+            None,
+        ),
+        ("alice", json!({"auth": "alice"}), 403, None),
+        ("alice", json!({}), 403, None),
+    ];
+    for (user, body, status, message) in refused {
+        let r = post(user, body.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), *status, "{user} {body}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        match message {
+            Some(m) => assert_eq!(v["message"], *m, "{user} {body}"),
+            None => assert!(v["message"].is_null(), "{user} {body}: {v}"),
+        }
+    }
+    h.shutdown().await;
+}

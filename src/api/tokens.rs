@@ -81,6 +81,30 @@ fn string_list(
     }
 }
 
+/// The user a token request's `auth` body logs in as, with that user's own scopes.
+async fn password_caller(hub: &Hub, auth: Option<&Value>) -> Option<super::auth::Caller> {
+    let auth = auth?.as_object()?;
+    let username = auth.get("username")?.as_str()?;
+    let password = auth.get("password").and_then(Value::as_str).unwrap_or("");
+    let crate::web::authenticator::Login::Accepted { name, .. } =
+        hub.auth.authenticate(hub, username, password).await
+    else {
+        return None;
+    };
+    hub.confirm_miss(|st| st.user(&name).is_some()).await.ok()?;
+    let st = hub.node.state();
+    let u = st.user(&name)?;
+    let owner = ModelOwner::User(u.id);
+    Some(super::auth::Caller {
+        scopes: hub.authz.owner_scopes(&st, &owner),
+        owner,
+        name: u.name.clone(),
+        admin: u.admin,
+        token_id: None,
+        session_id: None,
+    })
+}
+
 /// Creates an API token for the user (`tokens` on that user); the secret is shown only here.
 #[utoipa::path(
     post,
@@ -114,9 +138,15 @@ pub async fn create(
     let Value::Object(body) = body else {
         return Err(ApiError::bad_request("Body must be a JSON dict or empty"));
     };
-    // Upstream may authenticate this request with the body's `auth` via the authenticator;
-    // without credentials it answers a bare 403.
-    let caller = caller.ok_or_else(|| ApiError::bare(StatusCode::FORBIDDEN))?;
+    // Without a token or cookie, upstream authenticates the request with the body's `auth`
+    // (`{"username": ..., "password": ...}`) through the authenticator, as the user it names
+    // (who must exist); anything else is a bare 403.
+    let caller = match caller {
+        Some(c) => c,
+        None => password_caller(&hub, body.get("auth"))
+            .await
+            .ok_or_else(|| ApiError::bare(StatusCode::FORBIDDEN))?,
+    };
     hub.confirm_miss(|st| st.user(&name).is_some()).await?;
     let kind = if caller.is_user() { "User" } else { "Service" };
     let (owner_id, owner_name) = {
