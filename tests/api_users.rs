@@ -506,3 +506,45 @@ async fn t15_listed_and_created_models_match_the_single_user_model() {
     }
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t16_names_in_messages_are_quoted_where_upstream_quotes_them() {
+    let h = Hubs::start_with(1, |cfg| cfg.hub.allow_named_servers = true).await;
+    // Names in messages as upstream writes them: quoted (its `safe_log`, a repr) where it
+    // does, as sent where it does not.
+    check_status(&h.call(0, Method::POST, "/users/quoted", None).await, 201);
+    for (method, path, body, status, message) in [
+        (
+            Method::POST,
+            "/users/a%2Fb",
+            None,
+            400,
+            "Failed to create user: a/b",
+        ),
+        (
+            Method::PATCH,
+            "/users/quoted",
+            Some(json!({"name": "a/b"})),
+            400,
+            "Invalid username: 'a/b'",
+        ),
+        (
+            Method::POST,
+            "/users/quoted/servers/a%20b",
+            None,
+            400,
+            "Invalid server_name: 'a b'",
+        ),
+        (
+            Method::PATCH,
+            "/users/quoted/servers/nope",
+            Some(json!({"name": "other"})),
+            404,
+            "User quoted has no such server 'nope'",
+        ),
+    ] {
+        let r = h.call(0, method, path, body).await;
+        check_error(&r, status, Some(message));
+    }
+    h.shutdown().await;
+}

@@ -65,6 +65,22 @@ async fn browsers_land_where_upstream_sends_them() {
             format!("/hub/login?next={}", enc(nbgitpuller)),
         ),
         ("/hub/", 302, "/hub/login?next=%2Fhub%2F".into()),
+        // The query comes back too (upstream's `web.authenticated` uses the request URI).
+        (
+            "/hub/home?x=1",
+            302,
+            "/hub/login?next=%2Fhub%2Fhome%3Fx%3D1".into(),
+        ),
+        (
+            "/hub/token?a=b",
+            302,
+            "/hub/login?next=%2Fhub%2Ftoken%3Fa%3Db".into(),
+        ),
+        (
+            "/hub/spawn/alice/lab?profile=gpu",
+            302,
+            "/hub/login?next=%2Fhub%2Fspawn%2Falice%2Flab%3Fprofile%3Dgpu".into(),
+        ),
         ("/hub", 301, "/hub/".into()),
         // No signup page with the dummy authenticator (upstream: NativeAuthenticator adds it).
         ("/hub/signup", 404, "<html".into()),
@@ -77,6 +93,7 @@ async fn browsers_land_where_upstream_sends_them() {
         ("/hub/nonexistent", 404, "<html".into()),
         ("/hub/api/nonexistent", 404, "\"status\":404".into()),
         ("/favicon.ico", 302, "/hub/favicon.ico".into()),
+        ("/hub/favicon.ico", 200, "<svg".into()),
         (
             "/hub/spawn-pending/alice",
             302,

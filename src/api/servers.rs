@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::auth::require;
 use super::models::View;
 use super::names::{valid_display_name, valid_server_name};
-use super::request::json_body;
+use super::request::{json_body, py_repr};
 use super::{json_response, outcome_error, ApiError};
 use crate::hub::Hub;
 
@@ -87,7 +87,8 @@ impl Hub {
         if !exists {
             if !valid_server_name(server) {
                 return Err(ApiError::bad_request(format!(
-                    "Invalid server_name: {server}"
+                    "Invalid server_name: {}",
+                    py_repr(&Value::String(server.to_string()))
                 )));
             }
             if !valid_display_name(display_name) {
@@ -346,7 +347,14 @@ pub async fn patch(
             .user(&user)
             .ok_or_else(|| ApiError::bare(StatusCode::NOT_FOUND))?;
         if !u.servers.contains_key(&server) {
-            return Err(ApiError::bare(StatusCode::NOT_FOUND));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "User {} has no such server {}",
+                    u.name,
+                    py_repr(&Value::String(server.clone()))
+                ),
+            ));
         }
         c
     };
@@ -368,7 +376,10 @@ pub async fn patch(
         None => None,
         Some(Value::String(n)) if !server.is_empty() && valid_server_name(n) => Some(n.clone()),
         Some(Value::String(n)) => {
-            return Err(ApiError::bad_request(format!("Invalid server_name: {n}")))
+            return Err(ApiError::bad_request(format!(
+                "Invalid server_name: {}",
+                py_repr(&Value::String(n.clone()))
+            )))
         }
         Some(_) => return Err(ApiError::bad_request("name must be a string")),
     };

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::auth::{require, Caller};
 use super::models::View;
 use super::names::{normalize_username, valid_username};
-use super::request::{check_model, json_body, Ty};
+use super::request::{check_model, json_body, py_repr, Ty};
 use super::schema::{ErrorBody, UserModel};
 use super::schema_io::{NewUser as NewUserBody, NewUsers, UserPatch as UserPatchBody};
 use super::{json_response, outcome_error, serialized_response, ApiError};
@@ -191,7 +191,10 @@ pub async fn create_one(
         check_admin_grant(&caller, admin)?;
     }
     if !valid_username(&name) {
-        return Err(ApiError::bad_request(format!("Invalid username: {name}")));
+        // Upstream's authenticator refuses it in `add_user`, reported generically.
+        return Err(ApiError::bad_request(format!(
+            "Failed to create user: {name}"
+        )));
     }
     let cmd = Command::CreateUsers {
         users: vec![new_user(name.clone(), admin)],
@@ -248,7 +251,10 @@ pub async fn patch(
     if let Some(n) = obj.get("name").and_then(Value::as_str) {
         let n = normalize_username(n);
         if !valid_username(&n) {
-            return Err(ApiError::bad_request(format!("Invalid username: {n}")));
+            return Err(ApiError::bad_request(format!(
+                "Invalid username: {}",
+                py_repr(&Value::String(n.clone()))
+            )));
         }
         if n != name && hub.node.state().user(&n).is_some() {
             return Err(ApiError::bad_request(format!(

@@ -96,7 +96,7 @@ pub async fn login_submit(
         )
     };
     if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {
-        return denied("Your session expired; please try again.");
+        return denied("Login form invalid or expired. Try again.");
     }
     let (name, create) = match hub
         .auth
@@ -179,7 +179,7 @@ pub async fn signup_submit(State(hub): State<Hub>, headers: HeaderMap, body: Byt
         )
     };
     if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {
-        return fail("Your session expired; please try again.".into());
+        return fail("Login form invalid or expired. Try again.".into());
     }
     if !valid_username(&name) {
         return fail(format!("Invalid username: {name}"));

@@ -73,6 +73,8 @@ pub fn router(hub: Hub) -> Router {
         .route(&format!("{h}security/csp-report"), post(pages::csp_report))
         .route(&format!("{h}static/{{file}}"), get(pages::static_file))
         .route(&format!("{h}logo"), get(pages::logo))
+        // Where `{base}favicon.ico` is redirected to (the pages link the logo as their icon).
+        .route(&format!("{h}favicon.ico"), get(pages::logo))
         .route(
             &format!("{h}spawn"),
             get(user_urls::spawn).post(spawn_form::spawn_submit),

@@ -121,7 +121,7 @@ async fn authorize_inner(
         return error_page(
             &hub,
             StatusCode::BAD_REQUEST,
-            &format!("Invalid client: {client_id}"),
+            "Invalid client_id parameter value.",
             Some(&user.name),
         );
     };

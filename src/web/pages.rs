@@ -1,7 +1,7 @@
 //! Server-rendered pages (contract §7) and the helpers every page shares: the session cookie,
 //! the XSRF token, rendering, safe redirects.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::{context, Value as Ctx};
@@ -218,6 +218,12 @@ pub fn next_or_default(hub: &Hub, next: Option<&str>, user: &str) -> String {
     valid_next(next).map_or_else(|| default_next(hub, user), str::to_string)
 }
 
+/// The path and query a request was sent to: what the login comes back to (`next`), as
+/// upstream's `web.authenticated` uses `request.uri`.
+pub(super) fn request_target(uri: &axum::http::Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |p| p.as_str())
+}
+
 pub(super) fn login_redirect(hub: &Hub, next: &str) -> Response {
     let n: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     found(&format!("{}login?next={n}", hub.hub_prefix())).into_response()
@@ -283,9 +289,13 @@ pub async fn logo(State(hub): State<Hub>) -> Response {
 }
 
 /// `{base}` → `{hub}`; `{hub}` → where a login would go ([`default_next`]), or the login.
-pub async fn root(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+pub async fn root(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let Some(u) = hub.cookie_user(&headers) else {
-        return login_redirect(&hub, &hub.hub_prefix());
+        return login_redirect(&hub, request_target(&uri));
     };
     found(&default_next(&hub, &u.name)).into_response()
 }
@@ -294,9 +304,13 @@ pub async fn base_root(State(hub): State<Hub>) -> Response {
     found(&hub.hub_prefix()).into_response()
 }
 
-pub async fn home(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+pub async fn home(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let Some(u) = hub.cookie_user(&headers) else {
-        return login_redirect(&hub, &format!("{}home", hub.hub_prefix()));
+        return login_redirect(&hub, request_target(&uri));
     };
     let (default, named) = {
         let st = hub.node.state();
@@ -334,17 +348,25 @@ pub async fn home(State(hub): State<Hub>, headers: HeaderMap) -> Response {
     )
 }
 
-pub async fn token_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+pub async fn token_page(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let Some(u) = hub.cookie_user(&headers) else {
-        return login_redirect(&hub, &format!("{}token", hub.hub_prefix()));
+        return login_redirect(&hub, request_target(&uri));
     };
     let page = Page::new(&hub, &headers, Some(u));
     render(&hub, page, "token.html", StatusCode::OK, context! {})
 }
 
-pub async fn admin_page(State(hub): State<Hub>, headers: HeaderMap) -> Response {
+pub async fn admin_page(
+    State(hub): State<Hub>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
     let Some(caller) = hub.cookie_caller(&headers) else {
-        return login_redirect(&hub, &format!("{}admin", hub.hub_prefix()));
+        return login_redirect(&hub, request_target(&uri));
     };
     let allowed = {
         let st = hub.node.state();
@@ -378,7 +400,11 @@ pub async fn error_code(
         .unwrap_or_default();
     let msg = match code {
         404 => format!("No route for {url}"),
-        503 => format!("The server at {url} is not responding."),
+        // Upstream's words (its `ProxyErrorHandler`); the page links the hub's home.
+        503 if url.is_empty() => {
+            "Your server appears to be down. Try restarting it from the hub.".into()
+        }
+        503 => format!("The server at {url} appears to be down. Try restarting it from the hub."),
         _ => format!("Error while proxying {url}"),
     };
     // 200, as upstream's `ProxyErrorHandler`: the proxy answers with the original status

@@ -123,13 +123,7 @@ pub async fn spawn(
     RawQuery(rq): RawQuery,
 ) -> Response {
     let Some(caller) = hub.cookie_caller(&headers) else {
-        let here = format!("{}spawn", hub.hub_prefix());
-        return found(&format!(
-            "{}login?next={}",
-            hub.hub_prefix(),
-            form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
-        ))
-        .into_response();
+        return super::pages::login_redirect(&hub, super::pages::request_target(&uri));
     };
     let (user, server) = match authorize(&hub, &caller, parts) {
         Ok(t) => t,
