@@ -114,6 +114,25 @@ async fn t10_groups_members_properties_and_group_scopes() {
         404,
         Some("No such group"),
     );
+    // As upstream: any group name but empty or padded (a GitLab subgroup path has `/`), and
+    // the group model's `name` and `roles` keys are accepted on creation.
+    let g = h
+        .call(
+            0,
+            Method::POST,
+            "/groups/eng%2Fplatform",
+            Some(json!({"roles": []})),
+        )
+        .await;
+    check_status(&g, 201);
+    assert_eq!(g.1["name"], "eng/platform");
+    let g = h.call(1, Method::GET, "/groups/eng%2Fplatform", None).await;
+    check_status(&g, 200);
+    check_error(
+        &h.call(0, Method::POST, "/groups/%20pad", None).await,
+        400,
+        Some("Invalid group name"),
+    );
     h.shutdown().await;
 }
 

@@ -163,7 +163,9 @@ async fn create(
 ) -> Result<Response, ApiError> {
     if let Some(bad) = names
         .iter()
-        .find(|n| n.is_empty() || n.contains('/') || py_strip(n) != n.as_str())
+        // Upstream checks no group names; `/` is allowed (GitLab subgroups, LDAP paths: the
+        // URL carries it as %2F), empty and padded names are refused here.
+        .find(|n| n.is_empty() || py_strip(n) != n.as_str())
     {
         return Err(ApiError::bad_request(format!(
             "Invalid group name: {bad:?}"
@@ -271,7 +273,9 @@ pub async fn create_one(
         Some(Value::Object(o)) => {
             super::request::check_model(
                 data.as_ref().unwrap_or(&Value::Null),
-                &[("users", Ty::List)],
+                // Upstream's `_group_model_types`: `name` and `roles` are accepted (and, as
+                // there, not applied on creation).
+                &[("name", Ty::Str), ("users", Ty::List), ("roles", Ty::List)],
                 "group",
             )?;
             str_list(o.get("users"), "usernames")?
