@@ -80,7 +80,7 @@ struct XsrfCase {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t02_xsrf_follows_upstreams_fetch_metadata_rules() {
-    let mut h = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
+    let h = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
     let addr = h.nodes[0].cfg.listen.api.to_string();
     let mut b = Browser::new(&addr);
     b.login("carol").await;
@@ -171,7 +171,7 @@ async fn t02_xsrf_follows_upstreams_fetch_metadata_rules() {
 /// login cookie they must not authorize a write. The session id is renewed at login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t03_an_xsrf_token_from_before_the_login_is_refused_after_it() {
-    let mut h = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
+    let h = Hubs::start_with(1, |cfg| cfg.auth.kind = "dummy".into()).await;
     let addr = h.nodes[0].cfg.listen.api.to_string();
     let mut attacker = Browser::new(&addr);
     let r = attacker.send(Method::GET, "/hub/login", None).await;
