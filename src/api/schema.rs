@@ -164,10 +164,10 @@ pub struct ServiceModel {
     pub command: ServiceCommand,
     #[schema(required = false)]
     pub pid: i64,
-    #[schema(required = false, value_type = Object)]
-    pub info: Value,
+    #[schema(required = false, value_type = Option<Object>)]
+    pub info: Option<Value>,
     #[schema(required = false)]
-    pub display: bool,
+    pub display: Option<bool>,
 }
 
 /// `GET /services`: service models by name.
@@ -260,21 +260,22 @@ pub struct WhoAmIUserKeys {
     pub user_info: Option<Value>,
 }
 
-/// Keys of a service model that whoami may carry.
+/// Keys of a service model that whoami may carry. `url`, `info` and `display` are null, as
+/// upstream (its model comes from the service's database row, which has none of them).
 #[derive(ToSchema)]
 pub struct WhoAmIServiceKeys {
     #[schema(required = false)]
-    pub url: String,
+    pub url: Option<String>,
     #[schema(required = false)]
     pub prefix: String,
     #[schema(required = false, inline)]
     pub command: ServiceCommand,
     #[schema(required = false)]
     pub pid: i64,
-    #[schema(required = false, value_type = Object)]
-    pub info: Value,
+    #[schema(required = false, value_type = Option<Object>)]
+    pub info: Option<Value>,
     #[schema(required = false)]
-    pub display: bool,
+    pub display: Option<bool>,
 }
 
 /// `{class, version}` of a pluggable part.
