@@ -367,17 +367,9 @@ async fn t13_a_token_can_be_requested_with_username_and_password() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["note"], "Requested via api", "{v}");
     let token = v["token"].as_str().unwrap().to_string();
-    let me: serde_json::Value = h
-        .http
-        .get(format!("{api}/user"))
-        .header("Authorization", format!("token {token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(me["name"], "alice", "{me}");
+    let me = h.call_as(0, &token, Method::GET, "/user", None).await;
+    check_status(&me, 200);
+    assert_eq!(me.1["name"], "alice", "{}", me.1);
     // (user in the path, body, status, message)
     let refused: &[(&str, serde_json::Value, u16, Option<&str>)] = &[
         (

@@ -92,17 +92,8 @@ async fn password_caller(hub: &Hub, auth: Option<&Value>) -> Option<super::auth:
         return None;
     };
     hub.confirm_miss(|st| st.user(&name).is_some()).await.ok()?;
-    let st = hub.node.state();
-    let u = st.user(&name)?;
-    let owner = ModelOwner::User(u.id);
-    Some(super::auth::Caller {
-        scopes: hub.authz.owner_scopes(&st, &owner),
-        owner,
-        name: u.name.clone(),
-        admin: u.admin,
-        token_id: None,
-        session_id: None,
-    })
+    let id = hub.node.state().user(&name)?.id;
+    hub.user_caller(id, None)
 }
 
 /// Creates an API token for the user (`tokens` on that user); the secret is shown only here.

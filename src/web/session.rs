@@ -66,15 +66,21 @@ impl Hub {
     /// requests the user's full permissions).
     pub fn cookie_caller(&self, headers: &HeaderMap) -> Option<Caller> {
         let u = self.cookie_user(headers)?;
+        self.user_caller(u.id, u.session_id)
+    }
+
+    /// User `id` acting with all of its own scopes, without a token: a login cookie, or a
+    /// token request that logged in with username and password.
+    pub fn user_caller(&self, id: u64, session_id: Option<String>) -> Option<Caller> {
         let st = self.node.state();
-        let scopes = self.authz.owner_scopes(&st, &Owner::User(u.id));
+        let u = st.user_by_id(id)?;
         Some(Caller {
-            owner: Owner::User(u.id),
-            name: u.name,
+            owner: Owner::User(id),
+            name: u.name.clone(),
             admin: u.admin,
             token_id: None,
-            session_id: u.session_id,
-            scopes,
+            session_id,
+            scopes: self.authz.owner_scopes(&st, &Owner::User(id)),
         })
     }
 }
@@ -164,13 +170,7 @@ pub fn api_cookie_refusal(
     let Some(presented) = presented_xsrf(h, req.uri().query()).filter(|p| !p.is_empty()) else {
         return refuse(format!("'_xsrf' argument missing from {method}"));
     };
-    let login_id = hub.cookie_user(h).map(|u| u.login_id).unwrap_or_default();
-    let sid = cookies::get(h, SESSION_COOKIE);
-    let matches = match (hub.cookie_secret(), sid) {
-        (Some(secret), Some(sid)) => cookies::xsrf_ok(&secret, sid, &login_id, &presented),
-        _ => false,
-    };
-    if !matches || !ct_ok {
+    if !super::pages::Page::new(hub, h, None).xsrf_matches(hub, &presented) || !ct_ok {
         return refuse(format!("XSRF cookie does not match {method} argument"));
     }
     None
