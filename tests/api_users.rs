@@ -348,9 +348,14 @@ async fn t14_bad_input_gets_upstream_errors_and_changes_nothing() {
         .header("Authorization", format!("token {}", support::ADMIN_TOKEN))
         .body(format!("{{\"admin\": false, \"pad\": \"{huge}\"}}"))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
+        .await;
+    // The 413 is answered from the Content-Length, before the body is read, and the
+    // connection closed (as Tornado does past `max_body_size`): a client still writing the
+    // body may get a broken pipe instead of the answer. Either way nothing is created (below).
+    match r {
+        Ok(r) => assert_eq!(r.status(), 413),
+        Err(e) => assert!(e.is_request() && !e.is_timeout(), "{e:?}"),
+    }
     // Nothing above created a user.
     let all = h.call(2, Method::GET, "/users", None).await;
     let names: Vec<&str> = all
