@@ -286,7 +286,7 @@ impl Config {
         self.spawner
             .validate()
             .map_err(|m| invalid("spawner", &m))?;
-        self.auth.validate().map_err(|m| invalid("auth.kind", &m))?;
+        self.auth.validate().map_err(|m| invalid("auth", &m))?;
         if self.proxy.io_threads.is_some_and(|n| n > MAX_IO_THREADS) {
             return Err(invalid(
                 "proxy.io_threads",

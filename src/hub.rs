@@ -131,7 +131,9 @@ impl Hub {
             shutdown: Arc::new(watch::channel(false).0),
             routes: rafthub_proxy::RouteTable::new(false),
             slow_verified: Arc::new(Mutex::new(HashMap::new())),
-            auth: crate::web::authenticator::from_config(&Default::default()),
+            auth: Arc::new(crate::web::authenticator::Native {
+                allow_signup: false,
+            }),
             auth_cfg: Arc::new(Default::default()),
             spawner_cfg: Arc::new(Default::default()),
             proxy: None,
@@ -139,11 +141,11 @@ impl Hub {
     }
 
     /// Uses the configured authenticator (`[auth]`).
-    pub fn with_auth(mut self, cfg: crate::web::authenticator::AuthConfig) -> Hub {
+    pub fn with_auth(mut self, cfg: crate::web::authenticator::AuthConfig) -> Result<Hub, String> {
         let p = Arc::make_mut(&mut self.0);
-        p.auth = crate::web::authenticator::from_config(&cfg);
+        p.auth = crate::web::authenticator::from_config(&cfg)?;
         p.auth_cfg = Arc::new(cfg);
-        self
+        Ok(self)
     }
 
     pub fn with_spawner(mut self, cfg: crate::spawner::SpawnerConfig) -> Hub {

@@ -184,6 +184,8 @@ pub async fn run(
     };
     let hub = Hub::new(node.clone(), cfg.hub.clone())?
         .with_auth(cfg.auth.clone())
+        .map_err(anyhow::Error::msg)
+        .context("[auth]")?
         .with_spawner(cfg.spawner.clone());
     let api_url = local_api_url(cfg.listen.api);
     let hub_router: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());

@@ -584,12 +584,45 @@ fn other_value_sets() {
     for (file, replicas) in [
         ("chart/ci/https-offload.yaml", 1),
         ("chart/ci/https-secret.yaml", 3),
+        ("chart/ci/generic-oauth.yaml", 3),
     ] {
         let Some(r) = render(&[file], &[]) else {
             return;
         };
         check_invariants(&r, replicas, "/", "preferred", "cluster.local");
     }
+}
+
+#[test]
+fn generic_oauth_values_become_the_auth_section() {
+    let Some(r) = render(&["chart/ci/generic-oauth.yaml"], &[]) else {
+        return;
+    };
+    let cfg = r.config_toml();
+    let auth = &cfg["auth"];
+    assert_eq!(auth["kind"].as_str(), Some("generic-oauth"));
+    assert_eq!(auth["auto_login"].as_bool(), Some(true));
+    assert_eq!(auth["manage_groups"].as_bool(), Some(true));
+    assert_eq!(auth["allowed_users"].as_array().map(Vec::len), Some(1));
+    assert_eq!(auth["blocked_users"][0].as_str(), Some("mallory"));
+    assert!(
+        auth.get("allow_all").is_none(),
+        "false values are left to the default"
+    );
+    let oauth = &auth["oauth"];
+    assert_eq!(oauth["username_claim"].as_str(), Some("preferred_username"));
+    assert_eq!(oauth["admin_groups"][0].as_str(), Some("hub-admins"));
+    assert!(oauth.get("client_secret").is_none());
+    // The secret comes from the pod's environment (oauthenticator's OAUTH_CLIENT_SECRET).
+    let env = rafthub_containers(r.hub())[0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let secret = env
+        .iter()
+        .find(|e| e["name"] == "OAUTH_CLIENT_SECRET")
+        .expect("OAUTH_CLIENT_SECRET");
+    assert_eq!(secret["valueFrom"]["secretKeyRef"]["name"], "hub-oauth");
 }
 
 #[test]

@@ -70,8 +70,9 @@ impl UpstreamTls {
 }
 
 /// Roots: the system's certificates and those of `ca_file` (unreadable ones are logged; a
-/// target they would have verified then fails its handshake with a 503).
-fn client_config(ca_file: Option<&std::path::Path>) -> rustls::ClientConfig {
+/// target they would have verified then fails its handshake with a 503). Also the hub's
+/// client towards an OAuth identity provider.
+pub fn client_config(ca_file: Option<&std::path::Path>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for e in &native.errors {

@@ -55,7 +55,7 @@ mod workers;
 
 pub use activity::{format_iso, parse_iso, ActivityRecord, DEBOUNCE_MS};
 pub use api::{serve_api, InMemoryRouteWriter, RouteApi, RouteWriteError, RouteWriter};
-pub use client::ProxyBody;
+pub use client::{client_config as tls_client_config, ProxyBody};
 pub use config::{ProxyConfig, TlsConfig};
 pub use forward::ConnInfo;
 pub use local::LocalHandler;

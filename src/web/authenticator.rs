@@ -12,6 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
+use super::generic_oauth::OAuthConfig;
 use crate::api::names::{normalize_username, valid_username};
 use crate::hub::Hub;
 use crate::spawner::BoxFuture;
@@ -19,13 +20,25 @@ use crate::spawner::BoxFuture;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// `native` or `dummy`.
+    /// `native`, `generic-oauth` or `dummy`.
     pub kind: String,
     /// `dummy` only: if set, every login must use this password.
     pub dummy_password: Option<String>,
     /// `native` only: anyone may create an account at `{hub}signup`.
     pub allow_signup: bool,
     pub min_password_length: usize,
+    /// Upstream's `Authenticator` traits, for `generic-oauth` (the native authenticator's
+    /// users are created by an admin or signup). `blocked_users` applies to every kind.
+    pub allowed_users: Vec<String>,
+    pub blocked_users: Vec<String>,
+    pub allow_all: bool,
+    pub allow_existing_users: bool,
+    /// `{hub}login` goes straight to the provider (no "Sign in with" page).
+    pub auto_login: bool,
+    /// The provider's groups become the user's hub groups at every login.
+    pub manage_groups: bool,
+    /// `generic-oauth`: oauthenticator's `GenericOAuthenticator` settings.
+    pub oauth: OAuthConfig,
 }
 
 impl Default for AuthConfig {
@@ -35,6 +48,13 @@ impl Default for AuthConfig {
             dummy_password: None,
             allow_signup: false,
             min_password_length: 8,
+            allowed_users: Vec::new(),
+            blocked_users: Vec::new(),
+            allow_all: false,
+            allow_existing_users: false,
+            auto_login: false,
+            manage_groups: false,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -43,10 +63,18 @@ impl AuthConfig {
     pub fn validate(&self) -> Result<(), String> {
         match self.kind.as_str() {
             "native" | "dummy" => Ok(()),
+            "generic-oauth" => self.resolved_oauth().map(|_| ()),
             k => Err(format!(
-                "auth.kind {k:?} is not supported (use \"native\" or \"dummy\")"
+                "auth.kind {k:?} is not supported (use \"native\", \"generic-oauth\" or \"dummy\")"
             )),
         }
+    }
+
+    /// `[auth.oauth]` with oauthenticator's environment variables and the secret file read.
+    pub fn resolved_oauth(&self) -> Result<OAuthConfig, String> {
+        self.oauth
+            .clone()
+            .resolve(|k| std::env::var(k).ok(), self.manage_groups)
     }
 }
 
@@ -70,9 +98,13 @@ pub trait Authenticator: Send + Sync + 'static {
         username: &'a str,
         password: &'a str,
     ) -> BoxFuture<'a, Login>;
-    /// For redirect-based logins (OIDC): where the login page sends the browser. `None` shows
-    /// the username/password form.
-    fn login_url(&self) -> Option<String> {
+    /// For redirect-based logins (OAuth): where the login page sends the browser, under the
+    /// hub's prefix (upstream's `login_url(base_url)`). `None` shows the password form.
+    fn login_url(&self, _hub_prefix: &str) -> Option<String> {
+        None
+    }
+    /// The OAuth login flow, for `{hub}oauth_login` and `{hub}oauth_callback`.
+    fn oauth(&self) -> Option<&super::generic_oauth_flow::GenericOAuth> {
         None
     }
     /// Whether `{hub}signup` is open.
@@ -173,15 +205,18 @@ impl Authenticator for Native {
     }
 }
 
-pub fn from_config(cfg: &AuthConfig) -> std::sync::Arc<dyn Authenticator> {
-    match cfg.kind.as_str() {
+pub fn from_config(cfg: &AuthConfig) -> Result<std::sync::Arc<dyn Authenticator>, String> {
+    Ok(match cfg.kind.as_str() {
         "dummy" => std::sync::Arc::new(Dummy {
             password: cfg.dummy_password.clone(),
         }),
+        "generic-oauth" => std::sync::Arc::new(super::generic_oauth_flow::GenericOAuth::new(
+            cfg.resolved_oauth()?,
+        )?),
         _ => std::sync::Arc::new(Native {
             allow_signup: cfg.allow_signup,
         }),
-    }
+    })
 }
 
 #[cfg(test)]

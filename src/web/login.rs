@@ -5,7 +5,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
-use rafthub_raft::command::{Command, NewUser, UserPatch};
+use std::collections::BTreeSet;
+
+use rafthub_raft::command::{Command, NewUser, Outcome, UserPatch};
 
 use super::authenticator::{hash_password, Login};
 use super::cookies::{self, LOGIN_COOKIE, SESSION_COOKIE, XSRF_COOKIE};
@@ -35,18 +37,35 @@ pub async fn login_page(
     if let Some(u) = hub.cookie_user(&headers) {
         return found(&next_or_default(&hub, next.as_deref(), &u.name)).into_response();
     }
+    let login_url = authenticator_login_url(&hub, next.as_deref());
+    if let Some(u) = login_url.as_deref().filter(|_| hub.auth_cfg.auto_login) {
+        return found(u).into_response();
+    }
     let page = Page::new(&hub, &headers, None);
     render(
         &hub,
         page,
         "login.html",
         StatusCode::OK,
-        context! { next => next.unwrap_or_default(), username => "", error => "", signup => hub.auth.signup_allowed(), authenticator_login_url => hub.auth.login_url() },
+        context! { next => next.unwrap_or_default(), username => "", error => "", signup => hub.auth.signup_allowed(), authenticator_login_url => login_url, login_service => hub.auth.oauth().map(|o| o.cfg.login_service.clone()) },
     )
 }
 
+/// The authenticator's own login URL (OAuth), with `next` (upstream's
+/// `authenticator_login_url`).
+fn authenticator_login_url(hub: &Hub, next: Option<&str>) -> Option<String> {
+    let u = hub.auth.login_url(&hub.hub_prefix())?;
+    Some(match valid_next(next) {
+        Some(n) => format!(
+            "{u}?next={}",
+            form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
+        ),
+        None => u,
+    })
+}
+
 /// Logs `name` in: the signed login cookie (its cookie id), redirect to `next`.
-fn logged_in(hub: &Hub, page: &Page, cookie_id: &str, next: &str) -> Response {
+pub(super) fn logged_in(hub: &Hub, page: &Page, cookie_id: &str, next: &str) -> Response {
     let Some(secret) = hub.cookie_secret() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +111,7 @@ pub async fn login_submit(
             page.clone(),
             "login.html",
             StatusCode::FORBIDDEN,
-            context! { next => next.clone(), username => username.clone(), error => msg, signup => hub.auth.signup_allowed(), authenticator_login_url => hub.auth.login_url() },
+            context! { next => next.clone(), username => username.clone(), error => msg, signup => hub.auth.signup_allowed(), authenticator_login_url => authenticator_login_url(&hub, Some(&next)), login_service => hub.auth.oauth().map(|o| o.cfg.login_service.clone()) },
         )
     };
     if !page.xsrf_matches(&hub, field(&f, "_xsrf")) {
@@ -106,26 +125,84 @@ pub async fn login_submit(
         Login::Accepted { name, create } => (name, create),
         Login::Denied(m) => return denied(&m),
     };
-    if create && hub.node.state().user(&name).is_none() {
-        let cmd = Command::CreateUsers {
+    if hub.auth_cfg.blocked_users.contains(&name)
+        || (!create && hub.node.state().user(&name).is_none())
+    {
+        return denied("Invalid username or password");
+    }
+    let to = next_or_default(&hub, raw_next.as_deref(), &name);
+    match complete_login(&hub, &page, &name, None, None, &to).await {
+        LoginOutcome::LoggedIn(r) => r,
+        LoginOutcome::Failed(m) => denied(&m),
+    }
+}
+
+pub(super) enum LoginOutcome {
+    LoggedIn(Response),
+    Failed(String),
+}
+
+/// After an authenticator accepted `name`: creates the user if new, sets its admin flag
+/// (`Some`) and, with managed groups, makes `groups` its groups (creating missing ones), as
+/// upstream's `auth_to_user`; then the login cookie and the redirect to `next`.
+pub(super) async fn complete_login(
+    hub: &Hub,
+    page: &Page,
+    name: &str,
+    admin: Option<bool>,
+    groups: Option<BTreeSet<String>>,
+    next: &str,
+) -> LoginOutcome {
+    let fail = |e: String| LoginOutcome::Failed(format!("Failed to log in {name}: {e}"));
+    let existing = hub.node.state().user(name).map(|u| u.admin);
+    let mut cmds = Vec::new();
+    if existing.is_none() {
+        cmds.push(Command::CreateUsers {
             users: vec![NewUser {
-                name: name.clone(),
-                admin: false,
+                name: name.to_string(),
+                admin: admin.unwrap_or(false),
                 cookie_id: secrets::new_token(),
             }],
             skip_existing_ok: true,
-        };
-        if let Err(e) = hub.node.write(cmd).await {
-            return denied(&e.to_string());
+        });
+    }
+    if let Some(groups) = &groups {
+        let st = hub.node.state();
+        let missing: Vec<String> = groups
+            .iter()
+            .filter(|g| st.group(g).is_none())
+            .cloned()
+            .collect();
+        drop(st);
+        if !missing.is_empty() {
+            cmds.push(Command::CreateGroups {
+                names: missing,
+                users: Vec::new(),
+            });
         }
     }
-    let cookie_id = hub.node.state().user(&name).map(|u| u.cookie_id.clone());
-    match cookie_id {
-        Some(c) => {
-            let to = next_or_default(&hub, raw_next.as_deref(), &name);
-            logged_in(&hub, &page, &c, &to)
+    let patch = UserPatch {
+        admin: admin.filter(|a| existing.is_some_and(|e| e != *a)),
+        groups: groups.map(|g| g.into_iter().collect()),
+        ..Default::default()
+    };
+    if patch.admin.is_some() || patch.groups.is_some() {
+        cmds.push(Command::UpdateUser {
+            name: name.to_string(),
+            patch,
+        });
+    }
+    for cmd in cmds {
+        match hub.node.write(cmd).await {
+            // A group another login created meanwhile is a conflict worth nothing here.
+            Ok(Outcome::Ok | Outcome::Created(_) | Outcome::Conflict(_)) => {}
+            Ok(o) => return fail(format!("{o:?}")),
+            Err(e) => return fail(e.to_string()),
         }
-        None => denied("Invalid username or password"),
+    }
+    match hub.node.state().user(name).map(|u| u.cookie_id.clone()) {
+        Some(c) => LoginOutcome::LoggedIn(logged_in(hub, page, &c, next)),
+        None => LoginOutcome::Failed("Invalid username or password".into()),
     }
 }
 
@@ -229,18 +306,48 @@ pub async fn signup_submit(State(hub): State<Hub>, headers: HeaderMap, body: Byt
 }
 
 /// Clears the hub cookies and revokes every token of the browser session (the OAuth tokens
-/// its servers hold), on every replica.
+/// its servers hold), on every replica. As upstream, only a logged-in browser's session is
+/// revoked (an anonymous request naming a session could be a forged logout).
 pub async fn logout(State(hub): State<Hub>, headers: HeaderMap) -> Response {
     if let Some(sid) = cookies::get(&headers, SESSION_COOKIE) {
-        let _ = hub
-            .node
-            .write(Command::RevokeSession {
-                session_id: sid.to_string(),
-            })
-            .await;
+        if hub.cookie_user(&headers).is_some() {
+            let _ = hub
+                .node
+                .write(Command::RevokeSession {
+                    session_id: sid.to_string(),
+                })
+                .await;
+        }
     }
-    let mut res = found(&format!("{}login", hub.hub_prefix())).into_response();
+    let oauth_redirect = hub
+        .auth
+        .oauth()
+        .map(|o| o.cfg.logout_redirect_url.clone())
+        .filter(|u| !u.is_empty());
+    let mut res = match oauth_redirect {
+        Some(u) => found(&u).into_response(),
+        // With auto_login the login page would log the browser straight back in.
+        None if hub.auth_cfg.auto_login && hub.auth.oauth().is_some() => {
+            let page = Page::new(&hub, &HeaderMap::new(), None);
+            let mut r = render(&hub, page, "logout.html", StatusCode::OK, context! {});
+            r.headers_mut().remove(header::SET_COOKIE);
+            r
+        }
+        None => found(&format!("{}login", hub.hub_prefix())).into_response(),
+    };
     let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(super::generic_oauth::STATE_COOKIE, &hub.hub_prefix()),
+    );
+    // Upstream still clears the services cookie of older hubs.
+    h.append(
+        header::SET_COOKIE,
+        cookies::clear(
+            "jupyterhub-services",
+            &format!("{}services", hub.cfg.base_url),
+        ),
+    );
     h.append(
         header::SET_COOKIE,
         cookies::clear(LOGIN_COOKIE, &hub.hub_prefix()),

@@ -6,6 +6,8 @@
 mod accept_share;
 pub mod authenticator;
 pub mod cookies;
+pub mod generic_oauth;
+pub mod generic_oauth_flow;
 mod login;
 pub mod oauth;
 pub mod pages;
@@ -63,6 +65,14 @@ pub fn router(hub: Hub) -> Router {
             get(login::signup_page).post(login::signup_submit),
         )
         .route(&format!("{h}logout"), get(login::logout))
+        .route(
+            &format!("{h}oauth_login"),
+            get(generic_oauth_flow::oauth_login),
+        )
+        .route(
+            &format!("{h}oauth_callback"),
+            get(generic_oauth_flow::oauth_callback),
+        )
         .route(&format!("{h}token"), get(pages::token_page))
         .route(
             &format!("{h}accept-share"),

@@ -12,6 +12,7 @@ use minijinja::Environment;
 const TEMPLATES: &[(&str, &str)] = &[
     ("page.html", include_str!("templates/page.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("logout.html", include_str!("templates/logout.html")),
     ("signup.html", include_str!("templates/signup.html")),
     ("error.html", include_str!("templates/error.html")),
     ("home.html", include_str!("templates/home.html")),

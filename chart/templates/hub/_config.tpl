@@ -103,6 +103,10 @@ Secrets never appear here: the config names files mounted from the chart's Secre
 {{- /* [auth] */}}
 {{- $a := $h.auth }}
 {{- $auth := dict "kind" $a.kind "allow_signup" $a.allowSignup "min_password_length" $a.minPasswordLength }}
+{{- range $key, $val := dict "allowed_users" $a.allowedUsers "blocked_users" $a.blockedUsers "allow_all" $a.allowAll "allow_existing_users" $a.allowExistingUsers "auto_login" $a.autoLogin "manage_groups" $a.manageGroups }}
+{{- if $val }}{{ $_ := set $auth $key $val }}{{ end }}
+{{- end }}
+{{- with $a.oauth }}{{ $_ := set $auth "oauth" . }}{{ end }}
 
 {{- $cfg := dict "data_dir" "/var/lib/rafthub/node" "listen" (dict "public" "0.0.0.0:8000" "api" "0.0.0.0:8081" "cluster" "0.0.0.0:8082") "cluster" $cluster "hub" $hub "proxy" $proxy "spawner" $spawner "auth" $auth }}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy ($h.config | default dict)) }}
