@@ -39,6 +39,8 @@ pub struct HubConfig {
     /// After login (and at `{hub}`), send users to their server, starting it when it is not
     /// running (`JupyterHub.redirect_to_server`); off: to the home page.
     pub redirect_to_server: bool,
+    /// Logging out stops every server of the user (`JupyterHub.shutdown_on_logout`).
+    pub shutdown_on_logout: bool,
     /// Upper bound on `expires_in` of new API tokens; 0 means none (upstream 5.1+).
     pub token_expires_in_max_seconds: u64,
     /// Answer with `authenticate_prometheus = false` semantics on `/hub/metrics`.
@@ -134,6 +136,7 @@ impl Default for HubConfig {
             allow_named_servers: false,
             named_server_limit_per_user: 0,
             redirect_to_server: true,
+            shutdown_on_logout: false,
             token_expires_in_max_seconds: 0,
             authenticate_prometheus: true,
             hub_connect_url: None,
