@@ -119,9 +119,22 @@ async fn browsers_land_where_upstream_sends_them() {
     let mut b2 = Browser::new(&addr);
     let r = login_with_next(&mut b2, "bob", Some("/hub/token")).await;
     assert_eq!(r.location, "/hub/token");
-    let mut b3 = Browser::new(&addr);
-    let r = login_with_next(&mut b3, "carol", Some("https://evil.example/x")).await;
-    assert_eq!(r.location, "/hub/spawn");
+    // Nor one a browser reads as another host: it drops tabs and newlines ("/\t/evil" is
+    // "//evil") and reads "\" as "/".
+    for (i, evil) in [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\t/evil.example/x",
+        "/\n/evil.example/x",
+        "/\\evil.example/x",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b3 = Browser::new(&addr);
+        let r = login_with_next(&mut b3, &format!("carol{i}"), Some(evil)).await;
+        assert_eq!(r.location, "/hub/spawn", "next={evil:?}");
+    }
 
     let target = "/user/alice/lab/tree/a%20b.ipynb?repo=x&branch=main";
     for (path, status, fragment) in [

@@ -215,6 +215,11 @@ pub fn url_state(state_id: &str) -> String {
 
 /// oauthenticator's `_get_next_url`: a local absolute path; a host or scheme is dropped.
 pub fn local_next(next: &str) -> Option<String> {
+    // Python's urlsplit drops tabs and newlines first, as browsers do.
+    let next: String = next
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
     if next.is_empty() {
         return None;
     }
@@ -317,7 +322,7 @@ pub fn groups_at(auth_state: &Value, dotted: &str) -> BTreeSet<String> {
         Value::Array(items) => items
             .iter()
             .filter_map(|i| match i {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
                 Value::Number(n) => Some(n.to_string()),
                 _ => None,
             })

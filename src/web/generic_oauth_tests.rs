@@ -172,6 +172,8 @@ fn next_is_forced_to_a_local_path() {
         ("https://evil.example", Some("/")),
         ("relative/path", Some("/relative/path")),
         ("/\\evil.example", Some("/%5Cevil.example")),
+        ("/\t/evil.example/x", Some("/x")),
+        ("/\n/evil.example", Some("/")),
         ("", None),
     ];
     for (input, want) in cases {

@@ -188,9 +188,16 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
     })
 }
 
-/// `next` if it is a local path (never an open redirect).
+/// `next` if it is a local path (never an open redirect). Browsers read `\\` as `/` and drop
+/// tabs and newlines from a URL (`/\t/evil.example` is `//evil.example`), so neither may
+/// appear (upstream's `urlparse` strips them before it looks for a host).
 pub fn valid_next(next: Option<&str>) -> Option<&str> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.bytes().any(|b| b.is_ascii_control())
+    })
 }
 
 /// Where `user` goes without a valid `next` (upstream's `get_next_url`): with
