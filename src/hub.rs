@@ -115,7 +115,13 @@ pub fn registry(cfg: &HubConfig) -> Result<ScopeRegistry, HubError> {
 }
 
 impl Hub {
-    pub fn new(node: Arc<Node>, cfg: HubConfig) -> Result<Hub, HubError> {
+    pub fn new(node: Arc<Node>, mut cfg: HubConfig) -> Result<Hub, HubError> {
+        // Upstream normalizes configured user names as its authenticator does (lower case),
+        // so `Alice` in the config is the `alice` who logs in.
+        normalize_names(&mut cfg.admin_users);
+        for r in &mut cfg.roles {
+            normalize_names(&mut r.users);
+        }
         let reg = registry(&cfg)?;
         let csp = Arc::new(Csp::new(&cfg.hub_prefix()));
         let templates =
@@ -141,7 +147,12 @@ impl Hub {
     }
 
     /// Uses the configured authenticator (`[auth]`).
-    pub fn with_auth(mut self, cfg: crate::web::authenticator::AuthConfig) -> Result<Hub, String> {
+    pub fn with_auth(
+        mut self,
+        mut cfg: crate::web::authenticator::AuthConfig,
+    ) -> Result<Hub, String> {
+        normalize_names(&mut cfg.allowed_users);
+        normalize_names(&mut cfg.blocked_users);
         let p = Arc::make_mut(&mut self.0);
         p.auth = crate::web::authenticator::from_config(&cfg)?;
         p.auth_cfg = Arc::new(cfg);
@@ -212,5 +223,12 @@ impl Hub {
             self.cfg.base_url,
             crate::api::names::quote_name(name)
         )
+    }
+}
+
+/// Lower-cases configured user names (upstream's `normalize_username`).
+fn normalize_names(names: &mut [String]) {
+    for n in names {
+        *n = crate::api::names::normalize_username(n);
     }
 }

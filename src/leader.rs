@@ -64,6 +64,7 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
     for (n, admin) in cfg
         .admin_users
         .iter()
+        .filter(|n| !hub.is_blocked(n))
         .map(|n| (n, true))
         .chain(role_users.map(|n| (n, false)))
     {
@@ -81,7 +82,7 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
             skip_existing_ok: true,
         });
     }
-    for n in &cfg.admin_users {
+    for n in cfg.admin_users.iter().filter(|n| !hub.is_blocked(n)) {
         if st.user(n).is_some_and(|u| !u.admin) {
             cmds.push(Command::UpdateUser {
                 name: n.clone(),
@@ -89,6 +90,30 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
                     admin: Some(true),
                     ..Default::default()
                 },
+            });
+        }
+    }
+    // Blocked users lose admin, roles and groups, and their servers stop (upstream 5.2's
+    // `init_blocked_users` and `check_spawner`).
+    for n in &hub.auth_cfg.blocked_users {
+        let Some(u) = st.user(n) else { continue };
+        let grouped = st.user_group_ids(u.id).next().is_some();
+        if u.admin || !u.roles.is_empty() || grouped {
+            cmds.push(Command::UpdateUser {
+                name: n.clone(),
+                patch: UserPatch {
+                    admin: Some(false),
+                    roles: Some(Vec::new()),
+                    groups: Some(Vec::new()),
+                    ..Default::default()
+                },
+            });
+        }
+        for s in u.servers.values().filter(|s| s.active()) {
+            cmds.push(Command::RequestStop {
+                user: n.clone(),
+                server: s.name.clone(),
+                remove: false,
             });
         }
     }
@@ -132,7 +157,12 @@ fn config_commands(hub: &Hub) -> Vec<Command> {
                 scopes: r.scopes.clone(),
                 from_config: true,
             },
-            users: r.users.clone(),
+            users: r
+                .users
+                .iter()
+                .filter(|u| !hub.is_blocked(u))
+                .cloned()
+                .collect(),
             groups: r.groups.clone(),
             services: r.services.clone(),
         })

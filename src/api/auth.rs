@@ -102,7 +102,7 @@ impl Hub {
         let tok = find_token(self, &st, secret, now)?;
         let (name, admin) = match &tok.owner {
             ModelOwner::User(id) => {
-                let u = st.user_by_id(*id)?;
+                let u = st.user_by_id(*id).filter(|u| !self.is_blocked(&u.name))?;
                 (u.name.clone(), u.admin)
             }
             ModelOwner::Service(n) => {

@@ -32,6 +32,7 @@ pub struct OAuthConfig {
     /// `https://<host>/hub/oauth_callback`; empty: guessed from the request's host.
     pub oauth_callback_url: String,
     pub scope: Vec<String>,
+    #[serde(alias = "username_key")]
     pub username_claim: String,
     /// The login button reads "Sign in with <login_service>".
     pub login_service: String,
@@ -39,6 +40,7 @@ pub struct OAuthConfig {
     pub basic_auth: bool,
     pub enable_pkce: bool,
     pub extra_authorize_params: BTreeMap<String, String>,
+    #[serde(alias = "extra_params")]
     pub token_params: BTreeMap<String, String>,
     pub userdata_params: BTreeMap<String, String>,
     /// `header` (Authorization) or `url` (`?access_token=`).
@@ -59,6 +61,7 @@ pub struct OAuthConfig {
     pub logout_redirect_url: String,
     pub custom_403_message: String,
     /// `false` is refused: give the provider's CA in `ca_file` instead.
+    #[serde(alias = "tls_verify")]
     pub validate_server_cert: bool,
     /// Extra CA certificates (PEM) for the provider, besides the system's.
     pub ca_file: Option<PathBuf>,
@@ -121,12 +124,47 @@ impl OAuthConfig {
         fill(&mut self.userdata_url, "OAUTH2_USERDATA_URL");
         fill(&mut self.oauth_callback_url, "OAUTH_CALLBACK_URL");
         fill(&mut self.logout_redirect_url, "OAUTH_LOGOUT_REDIRECT_URL");
+        // Keys with a non-empty default take their variable while they hold the default.
+        let defaults = OAuthConfig::default();
+        let unless_set = |v: &mut String, default: &str, var: &str| {
+            if v == default {
+                if let Some(e) = env(var).filter(|e| !e.is_empty()) {
+                    *v = e;
+                }
+            }
+        };
+        unless_set(
+            &mut self.username_claim,
+            &defaults.username_claim,
+            "OAUTH2_USERNAME_KEY",
+        );
+        unless_set(
+            &mut self.login_service,
+            &defaults.login_service,
+            "LOGIN_SERVICE",
+        );
+        unless_set(
+            &mut self.userdata_token_method,
+            &defaults.userdata_token_method,
+            "OAUTH2_USERDATA_REQUEST_TYPE",
+        );
+        if !self.basic_auth {
+            self.basic_auth = env("OAUTH2_BASIC_AUTH")
+                .is_some_and(|v| matches!(v.to_lowercase().as_str(), "true" | "1"));
+        }
+        if self.claim_groups_key.is_none() && self.auth_state_groups_key.is_empty() && manage_groups
+        {
+            self.claim_groups_key = env("OAUTH2_GROUPS_KEY").filter(|k| !k.is_empty());
+        }
         if let Some(path) = &self.client_secret_file {
             let s = std::fs::read_to_string(path)
                 .map_err(|e| format!("client_secret_file {}: {e}", path.display()))?;
             self.client_secret = s.trim().to_string();
         }
         if let Some(k) = self.claim_groups_key.take() {
+            if !manage_groups {
+                return Err("auth.oauth.claim_groups_key requires auth.manage_groups".into());
+            }
             if self.auth_state_groups_key.is_empty() {
                 self.auth_state_groups_key = format!("oauth_user.{k}");
             }
@@ -161,10 +199,12 @@ impl OAuthConfig {
                 "auth.oauth.allowed_scopes must be a subset of scope ({s:?} is not requested)"
             ));
         }
-        let needs_groups = !self.allowed_groups.is_empty() || !self.admin_groups.is_empty();
+        let needs_groups = !self.allowed_groups.is_empty()
+            || !self.admin_groups.is_empty()
+            || !self.auth_state_groups_key.is_empty();
         if needs_groups && !manage_groups {
             return Err(
-                "auth.oauth.allowed_groups and admin_groups require auth.manage_groups".into(),
+                "auth.oauth.allowed_groups, admin_groups and auth_state_groups_key require auth.manage_groups".into(),
             );
         }
         if self.auth_state_groups_key.is_empty() {
@@ -237,7 +277,18 @@ pub fn local_next(next: &str) -> Option<String> {
             &after[after.find('/').unwrap_or(after.len())..]
         }),
     };
-    Some(format!("/{}", rest.trim_start_matches('/')))
+    let path = format!("/{}", rest.trim_start_matches('/'));
+    // What a Location header cannot carry as is (other controls, non-ASCII), percent-encoded
+    // as a browser would send it.
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_control() || !b.is_ascii() || b == b' ' {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    Some(out)
 }
 
 /// RFC 7636 S256: a 43-character verifier from 32 random bytes and its challenge.
@@ -247,32 +298,43 @@ pub fn pkce_pair(random: [u8; 32]) -> (String, String) {
     (verifier, challenge)
 }
 
-/// Tornado's `OAuth2Mixin.authorize_redirect` URL.
+/// Tornado's `OAuth2Mixin.authorize_redirect` URL: `response_type`, `redirect_uri`,
+/// `client_id`, then the extra parameters (`extra_authorize_params`, the PKCE challenge, the
+/// state; a later key replaces an earlier one, as a Python dict update), then `scope` if any.
 pub fn authorize_redirect(
     cfg: &OAuthConfig,
     redirect_uri: &str,
     state: &str,
     code_challenge: Option<&str>,
 ) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    q.append_pair("response_type", "code");
-    q.append_pair("redirect_uri", redirect_uri);
-    q.append_pair("client_id", &cfg.client_id);
+    let mut args: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: &str| match args.iter_mut().find(|(n, _)| n == k) {
+        Some(slot) => slot.1 = v.to_string(),
+        None => args.push((k.to_string(), v.to_string())),
+    };
+    put("response_type", "code");
+    put("redirect_uri", redirect_uri);
+    put("client_id", &cfg.client_id);
     for (k, v) in &cfg.extra_authorize_params {
-        q.append_pair(k, v);
+        put(k, v);
     }
     if let Some(c) = code_challenge {
-        q.append_pair("code_challenge", c);
-        q.append_pair("code_challenge_method", "S256");
+        put("code_challenge", c);
+        put("code_challenge_method", "S256");
     }
-    q.append_pair("state", state);
-    q.append_pair("scope", &cfg.scope.join(" "));
+    put("state", state);
+    if !cfg.scope.is_empty() {
+        put("scope", &cfg.scope.join(" "));
+    }
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&args)
+        .finish();
     let sep = if cfg.authorize_url.contains('?') {
         '&'
     } else {
         '?'
     };
-    format!("{}{sep}{}", cfg.authorize_url, q.finish())
+    format!("{}{sep}{q}", cfg.authorize_url)
 }
 
 /// The form of the code-for-token request (`build_access_tokens_request_params`).
@@ -352,10 +414,19 @@ pub fn id_token_claims(id_token: &str, client_id: &str, now_secs: i64) -> Result
     if !aud_ok {
         return Err("the id token is not for this client (aud)".into());
     }
-    if let Some(exp) = claims.get("exp").and_then(Value::as_i64) {
-        if exp <= now_secs {
-            return Err("the id token has expired".into());
-        }
+    // PyJWT's checks: numeric dates (integers or not), `exp` in the future, `nbf` not.
+    let date = |k: &str| match claims.get(k) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("the id token's {k} is not a number")),
+    };
+    if date("exp")?.is_some_and(|exp| exp <= now_secs as f64) {
+        return Err("the id token has expired".into());
+    }
+    if date("nbf")?.is_some_and(|nbf| nbf > now_secs as f64) {
+        return Err("the id token is not yet valid (nbf)".into());
     }
     Ok(claims)
 }

@@ -31,6 +31,8 @@ impl GenericOAuth {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .user_agent("JupyterHub")
+            // A redirect would resend the client secret and the code verifier elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .build()
@@ -89,7 +91,7 @@ impl GenericOAuth {
         if info.get("access_token").and_then(Value::as_str).is_none() {
             return Err((
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Bad response: {info}"),
+                "Bad response: the token response has no access_token".to_string(),
             ));
         }
         Ok(info)
@@ -102,7 +104,7 @@ impl GenericOAuth {
             let id_token = token
                 .get("id_token")
                 .and_then(Value::as_str)
-                .ok_or_else(|| err500(format!("An id token was not returned: {token}")))?;
+                .ok_or_else(|| err500("An id token was not returned".into()))?;
             let now = timefmt::now() / 1_000_000;
             return core::id_token_claims(id_token, &self.cfg.client_id, now)
                 .map_err(|e| err500(format!("Unable to decode id token: {e}")));
@@ -143,13 +145,29 @@ async fn fetch_json(
     req: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<Value, (StatusCode, String)> {
+    /// The provider's answers are small JSON documents.
+    const MAX_BODY: usize = 1 << 20;
     let err = |m: String| (StatusCode::INTERNAL_SERVER_ERROR, m);
-    let res = req.send().await.map_err(|e| {
-        tracing::warn!(error = %e, "{what} to the OAuth provider failed");
+    // Errors without their URL: a user info URL may carry the access token.
+    let mut res = req.send().await.map_err(|e| {
+        tracing::warn!(error = %e.without_url(), "{what} to the OAuth provider failed");
         err(format!("The identity provider did not answer {what}."))
     })?;
     let status = res.status();
-    let body = res.bytes().await.map_err(|e| err(format!("{what}: {e}")))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| {
+        tracing::warn!(error = %e.without_url(), "reading {what}'s answer failed");
+        err(format!(
+            "The identity provider's answer to {what} broke off."
+        ))
+    })? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(err(format!(
+                "The identity provider's answer to {what} is too large."
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
     if !status.is_success() {
         tracing::warn!(%status, body = %String::from_utf8_lossy(&body), "{what} was refused");
         return Err(err(format!(

@@ -55,7 +55,7 @@ fn resolve_fills_from_oauthenticators_environment_and_checks_like_its_validators
     .unwrap();
     assert_eq!(c.auth_state_groups_key, "oauth_user.roles");
 
-    let bad: [(OAuthConfig, bool, &str); 7] = [
+    let bad: [(OAuthConfig, bool, &str); 8] = [
         (
             OAuthConfig {
                 authorize_url: String::new(),
@@ -112,7 +112,42 @@ fn resolve_fills_from_oauthenticators_environment_and_checks_like_its_validators
             false,
             "ca_file",
         ),
+        (
+            OAuthConfig {
+                claim_groups_key: Some("g".into()),
+                ..cfg()
+            },
+            false,
+            "claim_groups_key requires",
+        ),
     ];
+    // Variables for keys with a default apply while the key holds it.
+    let env2 = |k: &str| match k {
+        "OAUTH2_USERNAME_KEY" => Some("email".to_string()),
+        "LOGIN_SERVICE" => Some("Keycloak".to_string()),
+        "OAUTH2_BASIC_AUTH" => Some("True".to_string()),
+        "OAUTH2_GROUPS_KEY" => Some("roles".to_string()),
+        _ => None,
+    };
+    let c = cfg().resolve(env2, true).unwrap();
+    assert_eq!(
+        (c.username_claim.as_str(), c.login_service.as_str()),
+        ("email", "Keycloak")
+    );
+    assert!(c.basic_auth);
+    assert_eq!(c.auth_state_groups_key, "oauth_user.roles");
+    let set = OAuthConfig {
+        username_claim: "sub".into(),
+        ..cfg()
+    };
+    assert_eq!(set.resolve(env2, false).unwrap().username_claim, "sub");
+    // oauthenticator's deprecated names still read.
+    let old: OAuthConfig = toml::from_str(
+        "username_key = 'email'\nextra_params = { audience = 'a' }\ntls_verify = true",
+    )
+    .expect("deprecated names");
+    assert_eq!(old.username_claim, "email");
+    assert_eq!(old.token_params["audience"], "a");
     for (c, manage, want) in bad {
         let e = c.resolve(no_env, manage).expect_err(want);
         assert!(e.contains(want), "{e:?} should mention {want:?}");
@@ -141,6 +176,27 @@ fn the_authorize_redirect_carries_what_tornados_authorize_redirect_sends() {
     assert!(authorize_redirect(&c, "r", "s", None)
         .starts_with("https://idp.example/auth?tenant=x&response_type=code"));
     assert!(!authorize_redirect(&c, "r", "s", None).contains("code_challenge"));
+    // Tornado's order; a key of extra_authorize_params replaces the same key (a dict
+    // update), and no scope is sent when none is configured.
+    c.scope.clear();
+    c.extra_authorize_params
+        .insert("response_type".into(), "code id_token".into());
+    let keys = query_of(&authorize_redirect(&c, "r", "s", Some("ch")));
+    let names: Vec<&str> = keys.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "tenant",
+            "response_type",
+            "redirect_uri",
+            "client_id",
+            "prompt",
+            "code_challenge",
+            "code_challenge_method",
+            "state"
+        ]
+    );
+    assert_eq!(keys[1].1, "code id_token");
 }
 
 #[test]
@@ -174,6 +230,7 @@ fn next_is_forced_to_a_local_path() {
         ("/\\evil.example", Some("/%5Cevil.example")),
         ("/\t/evil.example/x", Some("/x")),
         ("/\n/evil.example", Some("/")),
+        ("/hub/caf\u{e9} x\u{7}", Some("/hub/caf%C3%A9%20x%07")),
         ("", None),
     ];
     for (input, want) in cases {
@@ -249,10 +306,15 @@ fn id_token_claims_check_audience_and_expiry() {
     );
     assert_eq!(ok.unwrap()["username"], "a");
     assert!(id_token_claims(&jwt(json!({"aud": ["x", "hub"]})), "hub", 100).is_ok());
+    let fractional = json!({"aud": "hub", "exp": 100.5, "nbf": 99.5});
+    assert!(id_token_claims(&jwt(fractional), "hub", 100).is_ok());
     let errs = [
         (jwt(json!({"aud": "other", "exp": 200})), "aud"),
         (jwt(json!({"exp": 200})), "aud"),
         (jwt(json!({"aud": "hub", "exp": 100})), "expired"),
+        (jwt(json!({"aud": "hub", "exp": 99.9})), "expired"),
+        (jwt(json!({"aud": "hub", "exp": "later"})), "not a number"),
+        (jwt(json!({"aud": "hub", "nbf": 101})), "not yet valid"),
         ("not-a-jwt".to_string(), "not a JWT"),
         ("a.%%%.b".to_string(), "base64url"),
     ];

@@ -174,12 +174,12 @@ pub(super) async fn complete_login(
             .cloned()
             .collect();
         drop(st);
-        if !missing.is_empty() {
-            cmds.push(Command::CreateGroups {
-                names: missing,
-                users: Vec::new(),
-            });
-        }
+        // One command per group: creation is all or nothing, and another login may create
+        // one of them meanwhile (its Conflict is fine).
+        cmds.extend(missing.into_iter().map(|g| Command::CreateGroups {
+            names: vec![g],
+            users: Vec::new(),
+        }));
     }
     let patch = UserPatch {
         admin: admin.filter(|a| existing.is_some_and(|e| e != *a)),

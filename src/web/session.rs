@@ -27,11 +27,21 @@ impl Hub {
         hex::decode(&c.cookie_secret).ok()
     }
 
-    /// The user named by a valid, unexpired login cookie.
+    /// Whether `[auth] blocked_users` names `user`: no login, cookie or token of theirs
+    /// counts (upstream 5.2 revokes their roles at start, which leaves tokens without scopes).
+    pub fn is_blocked(&self, user: &str) -> bool {
+        let b = &self.auth_cfg.blocked_users;
+        !b.is_empty() && b.iter().any(|n| n == user)
+    }
+
+    /// The user named by a valid, unexpired login cookie (never a blocked user).
     pub fn cookie_user(&self, headers: &HeaderMap) -> Option<CookieUser> {
         let cookie_id = self.login_cookie_id(headers, &self.cookie_secret()?)?;
         let st = self.node.state();
         let u = st.user_by_cookie(&cookie_id)?;
+        if self.is_blocked(&u.name) {
+            return None;
+        }
         Some(CookieUser {
             id: u.id,
             name: u.name.clone(),
@@ -73,7 +83,7 @@ impl Hub {
     /// token request that logged in with username and password.
     pub fn user_caller(&self, id: u64, session_id: Option<String>) -> Option<Caller> {
         let st = self.node.state();
-        let u = st.user_by_id(id)?;
+        let u = st.user_by_id(id).filter(|u| !self.is_blocked(&u.name))?;
         Some(Caller {
             owner: Owner::User(id),
             name: u.name.clone(),

@@ -3,6 +3,7 @@ GenericOAuthenticator) against a provider built on oauthlib (oauth_idp.py): PKCE
 authentication, the state cookie, who may log in, managed groups and admin groups, across
 replicas as behind one load-balanced hostname."""
 
+import base64
 import html
 import json
 import pathlib
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+from tornado.web import create_signed_value
 
 from rafthub_cluster import Cluster, free_port
 
@@ -24,6 +26,7 @@ USERS = {
     "zed": {"groups": ["visitors"]},
     "mallory": {"groups": ["staff"]},
     "Admin": {"groups": []},
+    "pat": {"groups": []},
 }
 
 
@@ -194,9 +197,12 @@ def test_who_may_not_log_in_and_broken_callbacks(tmp_path, idp):
         # Each try consumed the state cookie: the genuine callback now lacks it.
         r = b.get(callback)
         assert r.status_code == 400 and "OAuth state missing from cookies" in r.text
-        # A forged state cookie (not signed by the hub) counts as none.
-        b.jar["oauthenticator-state"] = "2|1:0|10:0|20:b2F1dGhlbnRpY2F0b3I=|4:e30=|deadbeef"
-        assert b.get(callback).status_code == 400
+        # A well-formed state cookie signed with another key counts as none.
+        state = base64.urlsafe_b64encode(json.dumps({"state_id": "x"}).encode()).decode()
+        forged = create_signed_value(b"not-the-hub-secret", "oauthenticator-state", state, version=2)
+        b.jar["oauthenticator-state"] = forged.decode()
+        r = b.get(callback)
+        assert r.status_code == 400 and "OAuth state missing from cookies" in r.text
         # Password logins are not how this hub signs in.
         r = requests.post(c.replicas[0].public + "/hub/login", data={"username": "alice", "password": "x"})
         assert r.status_code == 403
@@ -219,5 +225,47 @@ def test_auto_login_basic_auth_and_logout_redirect(tmp_path, idp):
         out = b.get(f"{c.replicas[0].public}/hub/logout")
         assert out.status_code == 302 and out.headers["Location"] == f"{idp}/logged-out"
         assert whoami(b, c.replicas[1])[0] == 403
+    finally:
+        c.stop()
+
+
+def test_config_names_are_normalized_and_blocking_a_user_revokes_a_login(tmp_path, idp):
+    c = oauth_cluster(tmp_path, idp)
+    try:
+        # admin_users as written by an operator ("PAT") is the "pat" who logs in.
+        for r in c.replicas:
+            r.kill()
+            r.config.write_text(r.config.read_text().replace('admin_users = ["admin"]', 'admin_users = ["PAT"]'))
+        for r in c.replicas:
+            r.start()
+        for r in c.replicas:
+            c.wait_ready(r)
+        pat = Browser()
+        _, done = provider_login(pat, idp, c, "pat")
+        assert done.status_code == 302, done.text
+        assert whoami(pat, c.replicas[0])[1]["admin"] is True
+
+        alice = Browser()
+        _, done = provider_login(alice, idp, c, "alice")
+        assert done.status_code == 302
+        token = requests.post(c.replicas[0].api + "/users/alice/tokens", headers=c.headers, json={}).json()["token"]
+        assert requests.get(c.replicas[1].api + "/user", headers={"Authorization": f"token {token}"}).status_code == 200
+        # Now blocked (rolling restart with the new config): her cookie and token are refused
+        # everywhere, the leader takes her groups, and she cannot log in again.
+        for r in c.replicas:
+            r.kill()
+            r.config.write_text(r.config.read_text().replace('blocked_users = ["mallory"]', 'blocked_users = ["Mallory", "ALICE"]'))
+            r.start()
+            c.wait_ready(r)
+        for r in c.replicas:
+            assert whoami(alice, r)[0] == 403, r.id
+            assert requests.get(r.api + "/user", headers={"Authorization": f"token {token}"}).status_code == 403
+        deadline = time.time() + 20
+        while requests.get(c.replicas[2].api + "/users/alice", headers=c.headers).json()["groups"]:
+            assert time.time() < deadline, "the blocked user kept her groups"
+            time.sleep(0.2)
+        _, done = provider_login(Browser(), idp, c, "alice")
+        assert done.status_code == 403
+        assert whoami(pat, c.replicas[1])[0] == 200
     finally:
         c.stop()
