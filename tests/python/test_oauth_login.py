@@ -50,17 +50,16 @@ class Browser:
         return r
 
 
-@pytest.fixture
-def idp(tmp_path):
+def start_idp(tmp_path, ip):
     users = tmp_path / "idp-users.json"
     users.write_text(json.dumps(USERS))
-    port = free_port("127.0.0.1")
+    port = free_port(ip)
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "oauth_idp.py"), "--port", str(port), "--client-id", "rafthub-test",
-         "--client-secret", "idp-secret-1", "--users", str(users)],
+        [sys.executable, str(HERE / "oauth_idp.py"), "--ip", ip, "--port", str(port), "--client-id",
+         "rafthub-test", "--client-secret", "idp-secret-1", "--users", str(users)],
         stdout=open(tmp_path / "idp.log", "ab"), stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{ip}:{port}"
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -68,15 +67,23 @@ def idp(tmp_path):
             break
         except requests.RequestException:
             time.sleep(0.1)
+    return proc, url
+
+
+@pytest.fixture
+def idp(tmp_path):
+    proc, url = start_idp(tmp_path, "127.0.0.1")
     yield url
     proc.kill()
     proc.wait()
 
 
-def oauth_cluster(tmp_path, idp, auth="", oauth=""):
+def oauth_cluster(tmp_path, idp, auth="", oauth="", callback_replica=1):
+    """Replicas log in through `idp`; the registered callback is replica `callback_replica`'s
+    (None: guessed from the request's host)."""
     (tmp_path / "client-secret").write_text("idp-secret-1\n")
     c = Cluster(tmp_path)
-    callback = f"{c.replicas[1].public}/hub/oauth_callback"
+    callback = "" if callback_replica is None else f"{c.replicas[callback_replica].public}/hub/oauth_callback"
     extra = f"""
 [auth]
 kind = "generic-oauth"
@@ -269,3 +276,37 @@ def test_config_names_are_normalized_and_blocking_a_user_revokes_a_login(tmp_pat
         assert whoami(pat, c.replicas[1])[0] == 200
     finally:
         c.stop()
+
+
+def test_chromium_logs_in_through_a_provider_on_another_site(tmp_path):
+    """A real browser: the provider is another site (127.0.0.9), so the way back to the hub
+    is a cross-site navigation that must still carry the hub's state cookie."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    import shutil
+
+    proc, idp_url = start_idp(tmp_path, "127.0.0.9")
+    c = oauth_cluster(tmp_path, idp_url, auth="auto_login = true", callback_replica=None)
+    try:
+        base = c.replicas[0].public
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+        with playwright.sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"), executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                headless=True, args=args,
+            )
+            page = ctx.new_page()
+            page.goto(f"{idp_url}/idp-login?user=olga")
+            # auto_login: the hub's page goes straight to the provider and back.
+            page.goto(f"{base}/hub/home")
+            page.wait_for_url(f"{base}/hub/home", timeout=20000)
+            assert "olga" in page.content()
+            page.goto(f"{base}/hub/api/user")
+            assert '"name": "olga"' in page.content() or '"name":"olga"' in page.content()
+            page.goto(f"{base}/hub/logout")
+            assert "Successfully logged out" in page.content()
+            ctx.close()
+    finally:
+        c.stop()
+        proc.kill()
+        proc.wait()
