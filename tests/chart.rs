@@ -585,6 +585,7 @@ fn other_value_sets() {
         ("chart/ci/https-offload.yaml", 1),
         ("chart/ci/https-secret.yaml", 3),
         ("chart/ci/generic-oauth.yaml", 3),
+        ("chart/ci/ldap.yaml", 3),
     ] {
         let Some(r) = render(&[file], &[]) else {
             return;

@@ -20,14 +20,14 @@ use crate::spawner::BoxFuture;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// `native`, `generic-oauth` or `dummy`.
+    /// `native`, `generic-oauth`, `ldap` or `dummy`.
     pub kind: String,
     /// `dummy` only: if set, every login must use this password.
     pub dummy_password: Option<String>,
     /// `native` only: anyone may create an account at `{hub}signup`.
     pub allow_signup: bool,
     pub min_password_length: usize,
-    /// Upstream's `Authenticator` traits, for `generic-oauth` (the native authenticator's
+    /// Upstream's `Authenticator` traits, for `generic-oauth` and `ldap` (the native authenticator's
     /// users are created by an admin or signup). `blocked_users` applies to every kind.
     pub allowed_users: Vec<String>,
     pub blocked_users: Vec<String>,
@@ -39,6 +39,8 @@ pub struct AuthConfig {
     pub manage_groups: bool,
     /// `generic-oauth`: oauthenticator's `GenericOAuthenticator` settings.
     pub oauth: OAuthConfig,
+    /// `ldap`: ldapauthenticator's `LDAPAuthenticator` settings.
+    pub ldap: super::ldap_auth::LdapConfig,
 }
 
 impl Default for AuthConfig {
@@ -55,6 +57,7 @@ impl Default for AuthConfig {
             auto_login: false,
             manage_groups: false,
             oauth: OAuthConfig::default(),
+            ldap: Default::default(),
         }
     }
 }
@@ -64,8 +67,9 @@ impl AuthConfig {
         match self.kind.as_str() {
             "native" | "dummy" => Ok(()),
             "generic-oauth" => self.resolved_oauth().map(|_| ()),
+            "ldap" => self.ldap.clone().resolve().map(|_| ()),
             k => Err(format!(
-                "auth.kind {k:?} is not supported (use \"native\", \"generic-oauth\" or \"dummy\")"
+                "auth.kind {k:?} is not supported (use \"native\", \"generic-oauth\", \"ldap\" or \"dummy\")"
             )),
         }
     }
@@ -212,6 +216,9 @@ pub fn from_config(cfg: &AuthConfig) -> Result<std::sync::Arc<dyn Authenticator>
         }),
         "generic-oauth" => std::sync::Arc::new(super::generic_oauth_flow::GenericOAuth::new(
             cfg.resolved_oauth()?,
+        )?),
+        "ldap" => std::sync::Arc::new(super::ldap_flow::LdapAuthenticator::new(
+            cfg.ldap.clone().resolve()?,
         )?),
         _ => std::sync::Arc::new(Native {
             allow_signup: cfg.allow_signup,

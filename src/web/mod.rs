@@ -8,6 +8,8 @@ pub mod authenticator;
 pub mod cookies;
 pub mod generic_oauth;
 pub mod generic_oauth_flow;
+pub mod ldap_auth;
+mod ldap_flow;
 mod login;
 pub mod oauth;
 pub mod pages;

@@ -107,6 +107,7 @@ Secrets never appear here: the config names files mounted from the chart's Secre
 {{- if $val }}{{ $_ := set $auth $key $val }}{{ end }}
 {{- end }}
 {{- with $a.oauth }}{{ $_ := set $auth "oauth" . }}{{ end }}
+{{- with $a.ldap }}{{ $_ := set $auth "ldap" . }}{{ end }}
 
 {{- $cfg := dict "data_dir" "/var/lib/rafthub/node" "listen" (dict "public" "0.0.0.0:8000" "api" "0.0.0.0:8081" "cluster" "0.0.0.0:8082") "cluster" $cluster "hub" $hub "proxy" $proxy "spawner" $spawner "auth" $auth }}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy ($h.config | default dict)) }}
