@@ -1,11 +1,12 @@
 """Login with an LDAP directory (`[auth] kind = "ldap"`, ldapauthenticator's
 LDAPAuthenticator) against ldaptor's LDAP server (ldap_server.py): binding as the user with
 `bind_dn_template`, group membership with `allowed_groups`, `lookup_dn` with a search user,
-`search_filter`, blocked users and the username rules, through the login form of each
-replica."""
+`search_filter`, blocked users and the username rules, StartTLS and ldaps with the
+directory's certificate verified, through the login form of each replica."""
 
 import pathlib
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -44,29 +45,34 @@ LDIF = "\n\n".join([
 ]) + "\n\n"
 
 
-@pytest.fixture
-def directory(tmp_path):
+def start_directory(tmp_path, args=()):
     ldif = tmp_path / "directory.ldif"
     ldif.write_text(LDIF)
     port = free_port("127.0.0.1")
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "ldap_server.py"), "--port", str(port), "--ldif", str(ldif)],
+        [sys.executable, str(HERE / "ldap_server.py"), "--port", str(port), "--ldif", str(ldif), *args],
         stdout=open(tmp_path / "ldap.log", "ab"), stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 20
     while True:
         try:
-            with __import__("socket").create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
         except OSError:
             assert time.time() < deadline, (tmp_path / "ldap.log").read_text()
             time.sleep(0.1)
+    return proc, port
+
+
+@pytest.fixture
+def directory(tmp_path):
+    proc, port = start_directory(tmp_path)
     yield port
     proc.kill()
     proc.wait()
 
 
-def ldap_cluster(tmp_path, port, auth="", ldap=""):
+def ldap_cluster(tmp_path, port, auth="", ldap="", tls="insecure"):
     c = Cluster(tmp_path, extra=f"""
 [auth]
 kind = "ldap"
@@ -75,7 +81,7 @@ blocked_users = ["Mallory"]
 [auth.ldap]
 server_address = "127.0.0.1"
 server_port = {port}
-tls_strategy = "insecure"
+tls_strategy = "{tls}"
 {ldap}
 """)
     c.start()
@@ -174,3 +180,40 @@ use_lookup_dn_username = true
         assert requests.get(c.replicas[0].api.replace("/api", "/health"), timeout=5).status_code == 200
     finally:
         c.stop()
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key (the test's own CA file)."""
+    cert, key = tmp_path / "ldap-cert.pem", tmp_path / "ldap-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-addext", "basicConstraints=critical,CA:FALSE"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ldaps"])
+def test_tls_to_the_directory_is_verified(tmp_path, mode):
+    cert, key = self_signed(tmp_path)
+    proc, port = start_directory(tmp_path, ["--tls", mode, "--cert", str(cert), "--key", str(key)])
+    strategy = {"starttls": "before_bind", "ldaps": "on_connect"}[mode]
+    try:
+        # With the directory's CA the login works; without it the handshake is refused
+        # (UnknownIssuer in the replica's log), never a plain-text fallback.
+        for ca, want in [(f'ca_file = "{cert}"', 302), ("", 403)]:
+            d = tmp_path / f"cluster-{want}"
+            d.mkdir()
+            c = ldap_cluster(d, port, auth="allow_all = true", tls=strategy, ldap=f"""
+bind_dn_template = "uid={{username}},{PEOPLE}"
+{ca}
+""")
+            try:
+                assert login(c.replicas[0], "alice", "alice-pw")[0] == want, (mode, ca)
+            finally:
+                c.stop()
+        assert "UnknownIssuer" in (tmp_path / "cluster-403" / "node-1.log").read_text()
+    finally:
+        proc.kill()
+        proc.wait()
