@@ -106,6 +106,7 @@ impl LdapConfig {
         if self.server_address.is_empty() {
             return Err("auth.ldap.server_address is required".into());
         }
+        self.split_server_address()?;
         if self.use_ssl == Some(true) {
             self.tls_strategy = "on_connect".into();
         }
@@ -144,6 +145,44 @@ impl LdapConfig {
             self.lookup_dn_search_password = Some(s.trim_end_matches(['\n', '\r']).to_string());
         }
         Ok(self)
+    }
+
+    /// python-ldap3's `Server` also takes `ldap://host[:port]`, `ldaps://host[:port]` and
+    /// `host:port`: those become `server_address`, `server_port` and (`ldaps`) `on_connect`.
+    fn split_server_address(&mut self) -> Result<(), String> {
+        let bad = || {
+            format!(
+                "auth.ldap.server_address {:?} is not a host, host:port or ldap(s)://host[:port]",
+                self.server_address
+            )
+        };
+        let mut rest = self.server_address.trim_end_matches('/').to_string();
+        if let Some((scheme, after)) = rest.split_once("://") {
+            match scheme.to_ascii_lowercase().as_str() {
+                "ldaps" => self.tls_strategy = "on_connect".into(),
+                "ldap" => {}
+                _ => return Err(bad()),
+            }
+            rest = after.to_string();
+        }
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (h, tail) = v6.split_once(']').ok_or_else(bad)?;
+            (h.to_string(), tail.strip_prefix(':').map(str::to_string))
+        } else if rest.matches(':').count() == 1 {
+            let (h, p) = rest.split_once(':').expect("one colon");
+            (h.to_string(), Some(p.to_string()))
+        } else {
+            (rest.clone(), None)
+        };
+        if host.is_empty() || host.contains('/') {
+            return Err(bad());
+        }
+        if let Some(p) = port {
+            let p: u16 = p.parse().map_err(|_| bad())?;
+            self.server_port.get_or_insert(p);
+        }
+        self.server_address = host;
+        Ok(())
     }
 
     pub fn url(&self) -> String {

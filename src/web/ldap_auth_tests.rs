@@ -83,7 +83,53 @@ fn config_is_checked_like_ldapauthenticators_validators() {
     .unwrap();
     assert_eq!(many.bind_dn_template.list().len(), 2);
 
+    // python-ldap3's Server forms of the address.
+    for (addr, url, strategy) in [
+        (
+            "ldaps://ad.example.org",
+            "ldaps://ad.example.org:636",
+            "on_connect",
+        ),
+        (
+            "ldap://ad.example.org:3389/",
+            "ldap://ad.example.org:3389",
+            "before_bind",
+        ),
+        (
+            "ad.example.org:1389",
+            "ldap://ad.example.org:1389",
+            "before_bind",
+        ),
+        ("[::1]:1389", "ldap://[::1]:1389", "before_bind"),
+        ("::1", "ldap://[::1]:389", "before_bind"),
+    ] {
+        let c = LdapConfig {
+            server_address: addr.into(),
+            ..cfg()
+        }
+        .resolve()
+        .unwrap_or_else(|e| panic!("{addr}: {e}"));
+        assert_eq!(
+            (c.url(), c.tls_strategy.as_str()),
+            (url.to_string(), strategy),
+            "{addr}"
+        );
+    }
     let bad: Vec<(LdapConfig, &str)> = vec![
+        (
+            LdapConfig {
+                server_address: "http://x".into(),
+                ..cfg()
+            },
+            "is not a host",
+        ),
+        (
+            LdapConfig {
+                server_address: "x:notaport".into(),
+                ..cfg()
+            },
+            "is not a host",
+        ),
         (
             LdapConfig {
                 server_address: String::new(),

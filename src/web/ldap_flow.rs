@@ -14,6 +14,7 @@ use crate::hub::Hub;
 use crate::spawner::BoxFuture;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 const DENIED: &str = "Invalid username or password";
 
 pub struct LdapAuthenticator {
@@ -92,6 +93,7 @@ impl LdapAuthenticator {
             ],
         );
         let base = c.user_search_base.clone().unwrap_or_default();
+        ldap.with_timeout(TIMEOUT); // per request: ldap3 forgets it after each
         let found = ldap
             .search(&base, Scope::Subtree, &filter, vec![attr.as_str()])
             .await
@@ -195,6 +197,7 @@ impl LdapAuthenticator {
                 ],
             );
             let base = c.user_search_base.clone().unwrap_or_default();
+            ldap.with_timeout(TIMEOUT);
             let (entries, _) = ldap
                 .search(&base, Scope::Subtree, &filter, c.attributes.clone())
                 .await
@@ -218,6 +221,7 @@ impl LdapAuthenticator {
                     ("uid", &escape_filter(resolved)),
                 ],
             );
+            ldap.with_timeout(TIMEOUT);
             let r = ldap
                 .search(g, Scope::Base, &filter, c.group_attributes.clone())
                 .await
@@ -243,7 +247,13 @@ impl Authenticator for LdapAuthenticator {
         password: &'a str,
     ) -> BoxFuture<'a, Login> {
         Box::pin(async move {
-            let (name, groups) = match self.check(username.trim(), password).await {
+            // ldap3's timeouts cover the connection and each request, not a search whose
+            // answer trickles in: the whole login is bounded too.
+            let checked =
+                tokio::time::timeout(LOGIN_TIMEOUT, self.check(username.trim(), password))
+                    .await
+                    .unwrap_or_else(|_| Err("the directory did not answer in time".into()));
+            let (name, groups) = match checked {
                 Ok(Some(found)) => found,
                 Ok(None) => return Login::Denied(DENIED.into()),
                 Err(e) => {
