@@ -182,6 +182,30 @@ pub async fn stop_all(hub: &Hub) {
     }
 }
 
+/// Requests a stop of every active server of `user` (upstream's `_shutdown_servers`), waiting
+/// up to the slow-stop timeout for each as the API's stop does.
+pub async fn stop_user_servers(hub: &Hub, user: &str) {
+    let names: Vec<String> = hub
+        .node
+        .state()
+        .user(user)
+        .map(|u| {
+            u.servers
+                .values()
+                .filter(|s| s.active())
+                .map(|s| s.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let timeout = Duration::from_secs(hub.spawner_cfg.slow_stop_timeout_s);
+    let stops = names.iter().map(|s| stop(hub, user, s, false, timeout));
+    for (name, r) in names.iter().zip(futures::future::join_all(stops).await) {
+        if let Err(e) = r {
+            tracing::warn!(user, server = %name, error = ?e, "stopping a server at logout failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

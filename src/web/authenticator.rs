@@ -117,6 +117,21 @@ pub trait Authenticator: Send + Sync + 'static {
     }
 }
 
+/// The `[auth]` admission rules (and `hub.admin_users`) every external authenticator applies;
+/// OAuth adds its groups and scopes.
+pub fn allow_config(hub: &Hub) -> super::generic_oauth::AllowConfig<'_> {
+    let a = &hub.auth_cfg;
+    super::generic_oauth::AllowConfig {
+        allow_all: a.allow_all,
+        allow_existing_users: a.allow_existing_users,
+        allowed_users: &a.allowed_users,
+        blocked_users: &a.blocked_users,
+        admin_users: &hub.cfg.admin_users,
+        manage_groups: a.manage_groups,
+        ..Default::default()
+    }
+}
+
 pub fn hash_password(password: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

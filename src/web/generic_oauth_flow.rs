@@ -355,15 +355,10 @@ async fn callback(
         name,
     };
     let allow = AllowConfig {
-        allow_all: a.allow_all,
-        allow_existing_users: a.allow_existing_users,
-        allowed_users: &a.allowed_users,
-        blocked_users: &a.blocked_users,
-        admin_users: &hub.cfg.admin_users,
-        manage_groups: a.manage_groups,
         allowed_groups: &o.cfg.allowed_groups,
         admin_groups: &o.cfg.admin_groups,
         allowed_scopes: &o.cfg.allowed_scopes,
+        ..super::authenticator::allow_config(hub)
     };
     let Some(admin) = core::admit(&allow, &identity) else {
         tracing::info!(user = %identity.name, "OAuth login not allowed");

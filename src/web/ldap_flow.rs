@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 
-use super::authenticator::{Authenticator, Login};
-use super::generic_oauth::{admit, AllowConfig, Identity};
+use super::authenticator::{allow_config, Authenticator, Login};
+use super::generic_oauth::{admit, Identity};
 use super::ldap_auth::{escape_filter, escape_rdn, format_template, LdapConfig};
 use crate::api::names::{normalize_username, valid_username};
 use crate::hub::Hub;
@@ -265,15 +265,7 @@ impl Authenticator for LdapAuthenticator {
             if !valid_username(&name) {
                 return Login::Denied(DENIED.into());
             }
-            let a = &hub.auth_cfg;
-            let allow = AllowConfig {
-                allow_all: a.allow_all,
-                allow_existing_users: a.allow_existing_users,
-                allowed_users: &a.allowed_users,
-                blocked_users: &a.blocked_users,
-                admin_users: &hub.cfg.admin_users,
-                ..Default::default()
-            };
+            let allow = allow_config(hub);
             let id = Identity {
                 exists: hub.node.state().user(&name).is_some(),
                 name: name.clone(),

@@ -305,32 +305,6 @@ pub async fn signup_submit(State(hub): State<Hub>, headers: HeaderMap, body: Byt
     )
 }
 
-/// Requests a stop of every active server of `user` (upstream's `_shutdown_servers`), waiting
-/// up to the slow-stop timeout for each as the API's stop does.
-async fn stop_servers(hub: &Hub, user: &str) {
-    let names: Vec<String> = hub
-        .node
-        .state()
-        .user(user)
-        .map(|u| {
-            u.servers
-                .values()
-                .filter(|s| s.active())
-                .map(|s| s.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let timeout = std::time::Duration::from_secs(hub.spawner_cfg.slow_stop_timeout_s);
-    let stops = names
-        .iter()
-        .map(|s| crate::spawn::stop(hub, user, s, false, timeout));
-    for (name, r) in names.iter().zip(futures::future::join_all(stops).await) {
-        if let Err(e) = r {
-            tracing::warn!(user, server = %name, error = ?e, "stopping a server at logout failed");
-        }
-    }
-}
-
 /// Clears the hub cookies and revokes every token of the browser session (the OAuth tokens
 /// its servers hold), on every replica. As upstream, only a logged-in browser's session is
 /// revoked (an anonymous request naming a session could be a forged logout).
@@ -345,7 +319,7 @@ pub async fn logout(State(hub): State<Hub>, headers: HeaderMap) -> Response {
             .await;
     }
     if let Some(u) = user.filter(|_| hub.cfg.shutdown_on_logout) {
-        stop_servers(&hub, &u.name).await;
+        crate::spawn::stop_user_servers(&hub, &u.name).await;
     }
     let oauth_redirect = hub
         .auth

@@ -88,6 +88,18 @@ tls_strategy = "{tls}"
     return c
 
 
+def lookup_dn(tmp_path):
+    """`[auth.ldap]` lines that find the user by uid with a search user first."""
+    (tmp_path / "search-pw").write_text("search-pw\n")
+    return f"""lookup_dn = true
+user_search_base = "{PEOPLE}"
+user_attribute = "uid"
+lookup_dn_search_user = "cn=search,{BASE}"
+lookup_dn_search_password_file = "{tmp_path / 'search-pw'}"
+lookup_dn_user_dn_attribute = "cn"
+"""
+
+
 def login(replica, name, password):
     s = requests.Session()
     page = s.get(f"{replica.public}/hub/login", timeout=10)
@@ -128,15 +140,8 @@ allowed_groups = ["{GROUP}", "cn=missing,ou=groups,{BASE}"]
 
 
 def test_lookup_dn_search_filter_and_allowed_users(tmp_path, directory):
-    (tmp_path / "search-pw").write_text("search-pw\n")
-    c = ldap_cluster(tmp_path, directory, auth='allowed_users = ["DAVE", "bob"]', ldap=f"""
-lookup_dn = true
-user_search_base = "{PEOPLE}"
-user_attribute = "uid"
-lookup_dn_search_user = "cn=search,{BASE}"
-lookup_dn_search_password_file = "{tmp_path / 'search-pw'}"
-lookup_dn_user_dn_attribute = "cn"
-search_filter = "(&(objectClass=inetOrgPerson)(cn={{username}}))"
+    c = ldap_cluster(tmp_path, directory, auth='allowed_users = ["DAVE", "bob"]', ldap=lookup_dn(tmp_path) + """
+search_filter = "(&(objectClass=inetOrgPerson)(cn={username}))"
 """)
     try:
         # dave is found by uid, binds with the found DN; the name stays the login's. As
@@ -154,14 +159,7 @@ search_filter = "(&(objectClass=inetOrgPerson)(cn={{username}}))"
 
 
 def test_use_lookup_dn_username_and_an_unreachable_directory(tmp_path, directory):
-    (tmp_path / "search-pw").write_text("search-pw\n")
-    c = ldap_cluster(tmp_path, directory, auth="allow_all = true", ldap=f"""
-lookup_dn = true
-user_search_base = "{PEOPLE}"
-user_attribute = "uid"
-lookup_dn_search_user = "cn=search,{BASE}"
-lookup_dn_search_password_file = "{tmp_path / 'search-pw'}"
-lookup_dn_user_dn_attribute = "cn"
+    c = ldap_cluster(tmp_path, directory, auth="allow_all = true", ldap=lookup_dn(tmp_path) + """
 use_lookup_dn_username = true
 """)
     try:
